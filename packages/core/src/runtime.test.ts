@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import addScalar from './fixtures/add-scalar.wgsl.js';
+import broken from './fixtures/broken.wgsl.js';
+import { DeviceLostError, KernelCompileError, KernelValidationError, OpInputError } from './errors.js';
+import { f32, Runtime, type Kernel } from './runtime.js';
+import type { Tensor } from './tensor.js';
+
+const ADD: Kernel = { name: 'add_scalar', code: addScalar, constants: { WG: 64 } };
+
+let rt: Runtime;
+beforeAll(async () => {
+  rt = await Runtime.create();
+});
+afterAll(() => rt.destroy());
+
+function addScalarOp(x: Tensor, v: number): Tensor {
+  const y = rt.empty(x.shape);
+  rt.dispatch({ kernel: ADD, params: [x.size, f32(v)], bindings: [x, y], workgroups: rt.grid(x.size, 64) });
+  return y;
+}
+
+describe('runtime', () => {
+  it('names the adapter and its features', () => {
+    expect(rt.adapterName.length).toBeGreaterThan(0);
+    expect(typeof rt.info.features.shaderF16).toBe('boolean');
+    expect(rt.info.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
+  });
+
+  it('runs a trivial kernel and reads back exact values', async () => {
+    const data = Float32Array.from({ length: 1000 }, (_, i) => i * 0.5 - 100);
+    const x = rt.upload(data, [10, 100]);
+    const y = addScalarOp(x, 0.25);
+    const got = await rt.read(y);
+    for (let i = 0; i < data.length; i++) {
+      if (got[i] !== data[i]! + 0.25) throw new Error(`index ${i}: got ${got[i]}, want ${data[i]! + 0.25}`);
+    }
+    x.dispose();
+    y.dispose();
+  });
+
+  it('records many dispatches into one submit and reads only when asked', async () => {
+    const before = rt.stats();
+    let x = rt.upload([1, 2, 3, 4], [4]);
+    for (let k = 0; k < 10; k++) {
+      const y = addScalarOp(x, 1);
+      x.dispose();
+      x = y;
+    }
+    expect(rt.stats().submits).toBe(before.submits); // nothing submitted yet
+    expect(Array.from(await rt.read(x))).toEqual([11, 12, 13, 14]);
+    const after = rt.stats();
+    expect(after.submits - before.submits).toBe(1);
+    expect(after.dispatches - before.dispatches).toBe(10);
+    x.dispose();
+  });
+
+  it('folds a large 1-D grid into 2-D', async () => {
+    const n = 65535 * 64 + 1000; // one more row of workgroups than a dimension allows
+    const [gx, gy] = rt.grid(n, 64);
+    expect(gy).toBeGreaterThan(1);
+    expect(gx * gy * 64).toBeGreaterThanOrEqual(n);
+    const x = rt.zeros([n]);
+    const y = addScalarOp(x, 3);
+    const got = await rt.read(y);
+    let bad = -1;
+    for (let i = 0; i < n; i++) if (got[i] !== 3) { bad = i; break; }
+    expect(bad, `first wrong index ${bad}: got ${got[bad]}`).toBe(-1);
+    x.dispose();
+    y.dispose();
+  });
+
+  it('keeps the old contents for recorded work when a recycled buffer is rewritten', async () => {
+    const a = rt.upload([1, 2, 3, 4], [4]);
+    const y = addScalarOp(a, 10); // recorded, not submitted
+    a.dispose(); // a's buffer is back in the pool
+    const b = rt.upload([100, 200, 300, 400], [4]); // reuses it
+    expect(b.storage).toBe(a.storage);
+    expect(Array.from(await rt.read(y))).toEqual([11, 12, 13, 14]);
+    expect(Array.from(await rt.read(b))).toEqual([100, 200, 300, 400]);
+    b.dispose();
+    y.dispose();
+  });
+
+  it('round-trips i32, u32 and f16 tensors', async () => {
+    const i = rt.upload([-3, 0, 7, 2147483647], [4], 'i32');
+    expect(Array.from(await rt.read(i))).toEqual([-3, 0, 7, 2147483647]);
+    const u = rt.upload([0, 1, 4294967295], [3], 'u32');
+    expect(Array.from(await rt.read(u))).toEqual([0, 1, 4294967295]);
+    const h = rt.upload([1, -2.5, 0.1, 65504, 1e-7], [5], 'f16');
+    const got = Array.from(await rt.read(h));
+    expect(got.slice(0, 2)).toEqual([1, -2.5]);
+    expect(Math.abs(got[2]! - 0.1)).toBeLessThan(1e-4);
+    expect(got[3]).toBe(65504);
+    for (const t of [i, u, h]) t.dispose();
+  });
+
+  it('shares buffers between views and frees them with the last view', async () => {
+    const x = rt.upload(Float32Array.from({ length: 128 }, (_, k) => k), [2, 64]);
+    const flat = x.reshape([-1]);
+    expect(flat.shape).toEqual([128]);
+    expect(flat.storage).toBe(x.storage);
+    const second = x.view([64], 64); // 256 bytes in: an aligned view of row 1
+    expect(Array.from(await rt.read(second)).slice(0, 3)).toEqual([64, 65, 66]);
+    const live = rt.stats().buffersLive;
+    x.dispose();
+    flat.dispose();
+    expect(rt.stats().buffersLive).toBe(live); // `second` still holds it
+    second.dispose();
+    expect(rt.stats().buffersLive).toBe(live - 1);
+    expect(() => x.reshape([3, 5])).toThrow(OpInputError);
+  });
+
+  it('rejects bad shapes and data lengths before any dispatch', () => {
+    expect(() => rt.upload([1, 2, 3], [2, 2])).toThrow(/upload: expected 4 values/);
+    expect(() => rt.empty([2, -1])).toThrow(OpInputError);
+    const x = rt.upload([1, 2, 3, 4], [4]);
+    expect(() => x.reshape([3])).toThrow(/reshape: expected 4 elements/);
+    x.dispose();
+    expect(() => x.reshape([4])).toThrow(/disposed/);
+  });
+});
+
+describe('buffer pool', () => {
+  it('reuses freed buffers by size class and counts it', () => {
+    const c0 = rt.pool.counters;
+    const a = rt.empty([1000]); // 4000 bytes -> the 4096 class
+    const c1 = rt.pool.counters;
+    a.dispose();
+    const c2 = rt.pool.counters;
+    expect(c2.bytesPooled - c1.bytesPooled).toBe(4096);
+    expect(c1.bytesLive - c2.bytesLive).toBe(4096);
+    const b = rt.empty([1010]); // same class: reused
+    const c3 = rt.pool.counters;
+    expect(c3.allocations).toBe(c1.allocations);
+    expect(c3.reuses).toBe(c2.reuses + 1);
+    expect(b.storage).toBe(a.storage);
+    b.dispose();
+    expect(rt.pool.counters.bytesLive).toBe(c0.bytesLive);
+  });
+});
+
+describe('errors', () => {
+  it('reports a compile error with the kernel name', async () => {
+    await expect(rt.compile({ name: 'broken_kernel', code: broken })).rejects.toThrow(KernelCompileError);
+    await expect(rt.compile({ name: 'broken_kernel', code: broken })).rejects.toThrow(/broken_kernel.*undefined_thing/);
+  });
+
+  it('reports a compile error from a dispatch at the next read, naming the kernel', async () => {
+    const y = rt.zeros([4]);
+    rt.dispatch({ kernel: { name: 'broken_in_batch', code: broken }, bindings: [y], workgroups: 1 });
+    await expect(rt.read(y)).rejects.toThrow(/broken_in_batch/);
+    // The runtime stays usable afterwards.
+    const x = rt.upload([1, 2], [2]);
+    expect(Array.from(await rt.read(addScalarOp(x, 1)))).toEqual([2, 3]);
+  });
+
+  it('reports a binding mismatch as a validation error naming the kernel', async () => {
+    const x = rt.upload([1, 2], [2]);
+    // add_scalar needs two storage bindings; give it one.
+    rt.dispatch({ kernel: ADD, params: [2, f32(1)], bindings: [x], workgroups: 1 });
+    const err = await rt.sync().then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(KernelValidationError);
+    expect(String(err)).toMatch(/add_scalar/);
+  });
+
+  it('turns a lost device into DeviceLostError instead of a hang', async () => {
+    const other = await Runtime.create();
+    const x = other.upload([1], [1]);
+    other.device.destroy();
+    await other.device.lost;
+    await expect(other.read(x)).rejects.toThrow(DeviceLostError);
+    expect(() => other.dispatch({ kernel: ADD, params: [1, f32(1)], bindings: [x, x], workgroups: 1 })).toThrow(DeviceLostError);
+  });
+});

@@ -1,0 +1,463 @@
+import { BufferPool, STORAGE_USAGE, type Storage, type PoolCounters } from './buffer-pool.js';
+import { getDevice, type DeviceInfo, type DeviceOptions } from './device.js';
+import { DTYPE_BYTES, f16BitsToF32, f32ToF16Bits, hostArrayFor, type DType, type HostArray } from './dtype.js';
+import { DeviceLostError, KernelCompileError, KernelValidationError, OpInputError, type CrnnError } from './errors.js';
+import { checkShape, shapeSize, Tensor, type StorageOwner } from './tensor.js';
+import { BufferUsage, MapMode } from './usage.js';
+
+/** A compute shader and its compile-time specialisation (WGSL `override` constants). */
+export interface Kernel {
+  /** Names the kernel in errors, labels and benchmarks: `conv2d_forward`. */
+  name: string;
+  /** WGSL source (from a `.wgsl` file). */
+  code: string;
+  entryPoint?: string;
+  constants?: Record<string, number>;
+}
+
+/** A scalar of the `Params` uniform. Plain numbers are `u32`. */
+export type Param = number | { f32: number } | { i32: number };
+export const f32 = (v: number): Param => ({ f32: v });
+export const i32 = (v: number): Param => ({ i32: v });
+
+export interface DispatchArgs {
+  kernel: Kernel;
+  /**
+   * Scalars of the kernel's `Params` struct, bound at @binding(0). Every member is 4 bytes
+   * (u32, i32, f32), so the struct is a flat array in declaration order.
+   */
+  params?: readonly Param[];
+  /** Storage buffers, bound at @binding(1), @binding(2), ... in this order. */
+  bindings: readonly Tensor[];
+  /** Workgroup counts; use `grid()` to fold a large 1-D count into 2-D. */
+  workgroups: number | readonly [number, number?, number?];
+}
+
+export interface RuntimeStats extends PoolCounters {
+  dispatches: number;
+  submits: number;
+  pipelines: number;
+  readbacks: number;
+}
+
+const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we target
+const CHUNK_BYTES = 64 * 1024;
+
+interface UniformChunk {
+  buffer: GPUBuffer;
+  host: ArrayBuffer;
+  used: number;
+}
+
+/**
+ * The WebGPU runtime: one device, its buffer pool, a pipeline cache, and a command encoder
+ * that collects dispatches until a value is read back (or `flush()` is called), so that a
+ * whole training step is one submit.
+ */
+export class Runtime implements StorageOwner {
+  readonly device: GPUDevice;
+  readonly pool: BufferPool;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly modules = new Map<string, GPUShaderModule>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pendingKernels: string[] = [];
+  private checks: Array<Promise<CrnnError | null>> = [];
+  private uncaptured: CrnnError | null = null;
+  private chunks: UniformChunk[] = [];
+  private chunkIndex = 0;
+  private staging = new Map<number, GPUBuffer[]>();
+  private lostInfo: { reason: string; message: string } | null = null;
+  /** Increments with every submit; storages remember the epoch that last used them. */
+  private epoch = 0;
+  private counts = { dispatches: 0, submits: 0, readbacks: 0 };
+
+  private constructor(readonly info: DeviceInfo) {
+    this.device = info.device;
+    this.pool = new BufferPool(this.device);
+    void this.device.lost.then((l) => {
+      this.lostInfo = { reason: l.reason ?? 'unknown', message: l.message ?? '' };
+    });
+    this.device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+      this.uncaptured ??= new KernelValidationError(this.pendingKernels, ev.error.message);
+    };
+  }
+
+  static async create(opts: DeviceOptions = {}): Promise<Runtime> {
+    return new Runtime(await getDevice(opts));
+  }
+
+  get adapterName(): string {
+    return this.info.adapterName;
+  }
+
+  get isLost(): boolean {
+    return this.lostInfo !== null;
+  }
+
+  stats(): RuntimeStats {
+    return { ...this.pool.counters, ...this.counts, pipelines: this.pipelines.size };
+  }
+
+  // ---- tensors ----------------------------------------------------------------------------
+
+  releaseStorage(s: Storage): void {
+    this.pool.release(s);
+  }
+
+  /** A tensor with unspecified contents. */
+  empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    checkShape('empty', shape);
+    const s = this.pool.acquire(shapeSize(shape) * DTYPE_BYTES[dtype]);
+    return new Tensor(this, s, [...shape], dtype);
+  }
+
+  /** A tensor of zeros, cleared on the GPU in the current command stream. */
+  zeros(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    const t = this.empty(shape, dtype);
+    this.fillZero(t);
+    return t;
+  }
+
+  /** Clears a tensor's bytes to zero, in order with recorded dispatches. */
+  fillZero(t: Tensor): void {
+    t.assertAlive('fillZero');
+    const enc = this.endPass();
+    enc.clearBuffer(t.buffer, t.byteOffset, Math.ceil(t.byteLength / 4) * 4);
+    t.storage.lastUse = this.epoch;
+  }
+
+  /** Uploads host data into a new tensor. */
+  upload(data: ArrayLike<number>, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    checkShape('upload', shape);
+    const n = shapeSize(shape);
+    if (data.length !== n) {
+      throw new OpInputError('upload', `${n} values for shape [${shape.join(', ')}]`, `${data.length} values`);
+    }
+    const t = this.empty(shape, dtype);
+    this.write(t, data);
+    return t;
+  }
+
+  /** Overwrites a tensor's contents from host data. */
+  write(t: Tensor, data: ArrayLike<number>): void {
+    t.assertAlive('write');
+    if (data.length !== t.size) throw new OpInputError('write', `${t.size} values`, `${data.length} values`);
+    // queue.writeBuffer takes effect before any command not yet submitted: if the recorded
+    // commands still use this buffer (a recycled one, or the tensor itself), submit them first.
+    if (t.storage.lastUse === this.epoch) this.flush();
+    let bytes: ArrayBufferView;
+    if (t.dtype === 'f16') {
+      const h = new Uint16Array(Math.ceil(t.size / 2) * 2);
+      for (let i = 0; i < t.size; i++) h[i] = f32ToF16Bits(data[i]!);
+      bytes = h;
+    } else {
+      const ctor = t.dtype === 'f32' ? Float32Array : t.dtype === 'i32' ? Int32Array : Uint32Array;
+      // A fresh copy also protects Dawn from views of SharedArrayBuffers, which crash it.
+      const fresh = data instanceof ctor && !(data.buffer instanceof SharedArrayBufferCtor()) ? data : ctor.from(data);
+      bytes = fresh as ArrayBufferView;
+    }
+    if (t.size > 0) this.device.queue.writeBuffer(t.buffer, t.byteOffset, bytes.buffer, bytes.byteOffset, Math.ceil(bytes.byteLength / 4) * 4);
+  }
+
+  /** Copies `src` into `dst` (same byte length), in order with recorded dispatches. */
+  copy(src: Tensor, dst: Tensor): void {
+    src.assertAlive('copy');
+    dst.assertAlive('copy');
+    if (src.byteLength !== dst.byteLength) {
+      throw new OpInputError('copy', `equal byte lengths`, `${src.byteLength} and ${dst.byteLength}`);
+    }
+    const enc = this.endPass();
+    if (src.byteLength > 0) enc.copyBufferToBuffer(src.buffer, src.byteOffset, dst.buffer, dst.byteOffset, Math.ceil(src.byteLength / 4) * 4);
+    src.storage.lastUse = dst.storage.lastUse = this.epoch;
+  }
+
+  /** Submits recorded work, then downloads the tensor. The only place host code waits. */
+  async read(t: Tensor): Promise<HostArray> {
+    const [out] = await this.readMany([t]);
+    return out!;
+  }
+
+  async readMany(ts: readonly Tensor[]): Promise<HostArray[]> {
+    this.assertUsable();
+    for (const t of ts) t.assertAlive('read');
+    const enc = this.endPass();
+    const stage: Array<{ buf: GPUBuffer; size: number }> = [];
+    for (const t of ts) {
+      const size = Math.max(4, Math.ceil(t.byteLength / 4) * 4);
+      const buf = this.takeStaging(size);
+      if (t.byteLength > 0) enc.copyBufferToBuffer(t.buffer, t.byteOffset, buf, 0, size);
+      stage.push({ buf, size });
+    }
+    this.flush();
+    this.counts.readbacks++;
+    try {
+      await Promise.all(stage.map((s) => s.buf.mapAsync(MapMode.READ, 0, s.size)));
+    } catch (e) {
+      this.assertUsable();
+      throw e;
+    }
+    await this.checkErrors();
+    return ts.map((t, i) => {
+      const { buf, size } = stage[i]!;
+      const raw = buf.getMappedRange(0, size);
+      let out: HostArray;
+      if (t.dtype === 'f16') {
+        const h = new Uint16Array(raw, 0, t.size);
+        const f = new Float32Array(t.size);
+        for (let k = 0; k < t.size; k++) f[k] = f16BitsToF32(h[k]!);
+        out = f;
+      } else {
+        out = hostArrayFor(t.dtype, t.size);
+        out.set(new (out.constructor as typeof Float32Array)(raw, 0, t.size) as never);
+      }
+      buf.unmap();
+      this.giveStaging(size, buf);
+      return out;
+    });
+  }
+
+  private takeStaging(size: number): GPUBuffer {
+    const list = this.staging.get(size);
+    return list?.pop() ?? this.device.createBuffer({ size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST, label: 'readback' });
+  }
+
+  private giveStaging(size: number, buf: GPUBuffer): void {
+    let list = this.staging.get(size);
+    if (!list) this.staging.set(size, (list = []));
+    if (list.length < 4) list.push(buf);
+    else buf.destroy();
+  }
+
+  // ---- kernels ----------------------------------------------------------------------------
+
+  /**
+   * The pipeline for a kernel, cached by name, source, entry point and constants. A compile
+   * error is reported asynchronously by the next `read`/`sync` as a KernelCompileError
+   * naming the kernel; `compile()` awaits it at once.
+   */
+  pipeline(k: Kernel): GPUComputePipeline {
+    const key = `${k.name}\u0000${k.entryPoint ?? 'main'}\u0000${JSON.stringify(k.constants ?? {})}\u0000${k.code}`;
+    let p = this.pipelines.get(key);
+    if (p) return p;
+    this.device.pushErrorScope('validation');
+    let module = this.modules.get(k.code);
+    if (!module) {
+      module = this.device.createShaderModule({ label: k.name, code: k.code });
+      this.modules.set(k.code, module);
+    }
+    p = this.device.createComputePipeline({
+      label: k.name,
+      layout: 'auto',
+      compute: { module, entryPoint: k.entryPoint ?? 'main', ...(k.constants ? { constants: k.constants } : {}) },
+    });
+    const mod = module;
+    const check = this.device.popErrorScope().then(async (err) => {
+      if (!err) return null;
+      this.pipelines.delete(key);
+      this.modules.delete(k.code);
+      let detail = err.message;
+      try {
+        const info = await mod.getCompilationInfo();
+        const msgs = info.messages.filter((m) => m.type === 'error').map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message}`);
+        if (msgs.length) detail = msgs.join('; ');
+      } catch {
+        /* keep the scope's message */
+      }
+      return new KernelCompileError(k.name, detail);
+    });
+    this.checks.push(check);
+    this.pipelines.set(key, p);
+    return p;
+  }
+
+  /** Builds a kernel's pipeline now and throws its compile error, if any. */
+  async compile(k: Kernel): Promise<void> {
+    this.pipeline(k);
+    await this.checkErrors();
+  }
+
+  /** Records one dispatch. Nothing runs until a read, `flush()` or `sync()`. */
+  dispatch(a: DispatchArgs): void {
+    this.assertUsable();
+    const pipeline = this.pipeline(a.kernel);
+    this.recording();
+    const entries: GPUBindGroupEntry[] = [];
+    if (a.params && a.params.length > 0) entries.push({ binding: 0, resource: this.writeParams(a.kernel.name, a.params) });
+    const align = this.device.limits.minStorageBufferOffsetAlignment;
+    a.bindings.forEach((t, i) => {
+      t.assertAlive(a.kernel.name);
+      if (t.byteOffset % align !== 0) {
+        throw new OpInputError(a.kernel.name, `binding ${i + 1} at a byte offset that is a multiple of ${align}`, `offset ${t.byteOffset}`);
+      }
+      entries.push({ binding: i + 1, resource: { buffer: t.buffer, offset: t.byteOffset, size: t.bindByteLength } });
+      t.storage.lastUse = this.epoch;
+    });
+    const bindGroup = this.device.createBindGroup({ label: a.kernel.name, layout: pipeline.getBindGroupLayout(0), entries });
+    const wg = typeof a.workgroups === 'number' ? [a.workgroups, 1, 1] : [a.workgroups[0], a.workgroups[1] ?? 1, a.workgroups[2] ?? 1];
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (wg.some((n) => !Number.isInteger(n) || n! < 0 || n! > max)) {
+      throw new OpInputError(a.kernel.name, `workgroup counts in [0, ${max}]`, `[${wg.join(', ')}]`);
+    }
+    if (wg.some((n) => n === 0)) return; // nothing to do: an empty tensor
+    const pass = this.beginPass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(wg[0]!, wg[1]!, wg[2]!);
+    this.pendingKernels.push(a.kernel.name);
+    this.counts.dispatches++;
+  }
+
+  /**
+   * Workgroup counts for `n` items at `perGroup` items per workgroup, folded into 2-D when
+   * the count passes the per-dimension limit. Shaders recover the flat index as
+   * `gid.x + gid.y * (nwg.x * WG)`.
+   */
+  grid(n: number, perGroup: number): [number, number] {
+    const groups = Math.ceil(n / perGroup);
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (groups <= max) return [groups, 1];
+    const y = Math.ceil(groups / max);
+    return [Math.ceil(groups / y), y];
+  }
+
+  private writeParams(kernel: string, params: readonly Param[]): GPUBufferBinding {
+    const bytes = params.length * 4;
+    const slot = Math.ceil(bytes / PARAM_SLOT) * PARAM_SLOT;
+    let c = this.chunks[this.chunkIndex];
+    if (c && c.used + slot > CHUNK_BYTES) c = this.chunks[++this.chunkIndex];
+    if (!c) {
+      c = {
+        buffer: this.device.createBuffer({ size: CHUNK_BYTES, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST, label: 'params' }),
+        host: new ArrayBuffer(CHUNK_BYTES),
+        used: 0,
+      };
+      this.chunks[this.chunkIndex] = c;
+    }
+    const dv = new DataView(c.host, c.used, bytes);
+    params.forEach((p, i) => {
+      if (typeof p === 'number') {
+        if (!Number.isInteger(p) || p < 0 || p > 0xffffffff) {
+          throw new OpInputError(kernel, `param ${i} a u32 (use f32()/i32() for others)`, String(p));
+        }
+        dv.setUint32(i * 4, p, true);
+      } else if ('f32' in p) dv.setFloat32(i * 4, p.f32, true);
+      else dv.setInt32(i * 4, p.i32, true);
+    });
+    const offset = c.used;
+    c.used += slot;
+    return { buffer: c.buffer, offset, size: bytes };
+  }
+
+  /**
+   * The encoder being recorded. Opening one also opens a validation error scope that stays
+   * until the submit, so that a bad bind group or dispatch anywhere in the batch is caught
+   * and reported with the names of the kernels in it (Dawn's message names the labels).
+   */
+  private recording(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.device.pushErrorScope('validation');
+      this.encoder = this.device.createCommandEncoder();
+    }
+    return this.encoder;
+  }
+
+  private beginPass(): GPUComputePassEncoder {
+    if (this.pass) return this.pass;
+    this.pass = this.recording().beginComputePass();
+    return this.pass;
+  }
+
+  private endPass(): GPUCommandEncoder {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    return this.recording();
+  }
+
+  /** Submits everything recorded so far as one command buffer. Does not wait. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.assertUsable();
+    const enc = this.endPass();
+    // Params go up with writeBuffer now; the queue runs it before this submit and after the
+    // previous one, so chunks can be reused from submit to submit.
+    for (let i = 0; i <= this.chunkIndex; i++) {
+      const c = this.chunks[i];
+      if (c && c.used > 0) this.device.queue.writeBuffer(c.buffer, 0, c.host, 0, c.used);
+      if (c) c.used = 0;
+    }
+    this.chunkIndex = 0;
+    const kernels = this.pendingKernels;
+    this.pendingKernels = [];
+    this.device.queue.submit([enc.finish()]);
+    this.checks.push(this.device.popErrorScope().then((err) => (err ? new KernelValidationError(kernels, err.message) : null)));
+    this.encoder = null;
+    this.epoch++;
+    this.counts.submits++;
+  }
+
+  /** Submits and waits until the GPU has finished; throws any pending error. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.checkErrors();
+  }
+
+  private async checkErrors(): Promise<void> {
+    const checks = this.checks;
+    this.checks = [];
+    const errs = await Promise.all(checks);
+    this.assertUsable();
+    const first = errs.find((e) => e !== null) ?? this.uncaptured;
+    this.uncaptured = null;
+    if (first) {
+      // The encoder may hold dispatches of the failed kernel: drop it, closing its scope.
+      if (this.encoder) {
+        void this.device.popErrorScope().catch(() => undefined);
+        this.pass = null;
+        this.encoder = null;
+        this.pendingKernels = [];
+        for (const c of this.chunks) c.used = 0;
+        this.chunkIndex = 0;
+      }
+      throw first;
+    }
+  }
+
+  private assertUsable(): void {
+    if (this.lostInfo) throw new DeviceLostError(this.lostInfo.reason, this.lostInfo.message);
+  }
+
+  /** Releases the device (lets Node exit). */
+  destroy(): void {
+    this.pool.trim();
+    this.lostInfo ??= { reason: 'destroyed', message: 'Runtime.destroy() was called' };
+    this.device.destroy();
+  }
+}
+
+function SharedArrayBufferCtor(): new (n: number) => ArrayBufferLike {
+  return (typeof SharedArrayBuffer === 'function' ? SharedArrayBuffer : class {}) as never;
+}
+
+let shared: Runtime | null = null;
+let creating: Promise<Runtime> | null = null;
+
+/** The process-wide runtime (one device), created on first use and again after a loss. */
+export async function getRuntime(opts?: DeviceOptions): Promise<Runtime> {
+  if (shared && !shared.isLost) return shared;
+  creating ??= Runtime.create(opts).then(
+    (r) => {
+      shared = r;
+      creating = null;
+      return r;
+    },
+    (e: unknown) => {
+      creating = null;
+      throw e;
+    },
+  );
+  return creating;
+}

@@ -1,0 +1,130 @@
+import { OpInputError, Rng, Runtime } from '@crnn/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asF32, assertClose, dot, finiteDiff, randomArray } from '../testing.js';
+import { binary, binaryBackward, dropout, dropoutBackward, sumAxes, unary, unaryBackward, type UnaryOp } from './elementwise.js';
+import { binaryRef, dropoutMaskRef, sumAxesRef, unaryBackwardRef, unaryRef } from './elementwise.ref.js';
+
+let rt: Runtime;
+beforeAll(async () => {
+  rt = await Runtime.create();
+});
+afterAll(() => rt.destroy());
+
+const TOL = { rtol: 1e-5, atol: 1e-6 };
+const UNARY: UnaryOp[] = ['relu', 'tanh', 'sigmoid', 'scale'];
+
+describe('unary', () => {
+  for (const op of UNARY) {
+    it(`${op}: GPU matches the float64 reference over shapes`, async () => {
+      const rng = new Rng(1);
+      for (const shape of [[1], [7], [3, 5], [2, 3, 17], [1000, 3]]) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const x = asF32(randomArray(rng, n, -6, 6));
+        const dy = asF32(randomArray(rng, n));
+        const tx = rt.upload(x, shape);
+        const ty = unary(rt, op, tx, 0.7);
+        const tdy = rt.upload(dy, shape);
+        const tdx = unaryBackward(rt, op, tdy, ty, 0.7);
+        const [y, dx] = await rt.readMany([ty, tdx]);
+        const yRef = unaryRef(op, x, 0.7);
+        assertClose(y!, yRef, TOL, `${op} y ${shape}`);
+        assertClose(dx!, unaryBackwardRef(op, dy, y!, 0.7), TOL, `${op} dx ${shape}`);
+        for (const t of [tx, ty, tdy, tdx]) t.dispose();
+      }
+    });
+
+    it(`${op}: backward matches finite differences`, async () => {
+      const rng = new Rng(2);
+      // Keep relu's inputs away from its kink at 0.
+      const x = Float64Array.from(randomArray(rng, 9, -2, 2), (v) => (Math.abs(v) < 0.1 ? v + 0.3 : v));
+      const w = randomArray(rng, 9);
+      const fd = finiteDiff((xx) => dot(unaryRef(op, xx, 0.7), w), x);
+      const y = unaryRef(op, x, 0.7);
+      assertClose(unaryBackwardRef(op, w, y, 0.7), fd, { rtol: 1e-6, atol: 1e-7 }, `${op} ref vs fd`);
+      const ty = rt.upload(y, [9]);
+      const tw = rt.upload(w, [9]);
+      const tdx = unaryBackward(rt, op, tw, ty, 0.7);
+      assertClose(await rt.read(tdx), fd, { rtol: 1e-4, atol: 1e-5 }, `${op} gpu vs fd`);
+    });
+  }
+
+  it('propagates NaN', async () => {
+    for (const op of UNARY) {
+      const y = await rt.read(unary(rt, op, rt.upload([NaN, 1], [2])));
+      expect(Number.isNaN(y[0]), `${op}(NaN)`).toBe(true);
+    }
+  });
+});
+
+describe('binary', () => {
+  it('add, mul, sub with full and trailing-broadcast operands, forward and backward', async () => {
+    const rng = new Rng(3);
+    for (const op of ['add', 'mul', 'sub'] as const) {
+      for (const [sa, sb] of [
+        [[4, 5], [4, 5]],
+        [[4, 5], [5]],
+        [[2, 3, 4], [3, 4]],
+        [[1000], [1000]],
+      ] as const) {
+        const na = sa.reduce((a, b) => a * b, 1);
+        const nb = sb.reduce((a, b) => a * b, 1);
+        const a = asF32(randomArray(rng, na));
+        const b = asF32(randomArray(rng, nb));
+        const dc = asF32(randomArray(rng, na));
+        const [ta, tb, tdc] = [rt.upload(a, sa), rt.upload(b, sb), rt.upload(dc, sa)];
+        const tc = binary(rt, op, ta, tb);
+        const { da, db } = binaryBackward(rt, op, tdc, ta, tb);
+        const [c, gda, gdb] = await rt.readMany([tc, da!, db!]);
+        assertClose(c!, binaryRef(op, a, b), TOL, `${op} ${sa}|${sb}`);
+        const fa = finiteDiff((x) => dot(binaryRef(op, x, b), dc), Float64Array.from(a));
+        const fb = finiteDiff((x) => dot(binaryRef(op, a, x), dc), Float64Array.from(b));
+        assertClose(gda!, fa, { rtol: 1e-4, atol: 1e-5 }, `${op} da`);
+        assertClose(gdb!, fb, { rtol: 1e-4, atol: 1e-4 }, `${op} db`);
+      }
+    }
+  });
+
+  it('rejects operands that do not broadcast', () => {
+    const a = rt.zeros([4, 5]);
+    expect(() => binary(rt, 'add', a, rt.zeros([4]))).toThrow(OpInputError);
+    expect(() => binary(rt, 'add', a, rt.zeros([4]))).toThrow(/add: expected b of shape \[4, 5\] or a suffix/);
+  });
+});
+
+describe('sum_axes', () => {
+  it('matches the reference and accumulates', async () => {
+    const rng = new Rng(4);
+    for (const dims of [[1, 1, 1], [3, 4, 5], [8, 64, 200], [1, 7, 1000], [500, 3, 1]] as [number, number, number][]) {
+      const n = dims[0] * dims[1] * dims[2];
+      const x = asF32(randomArray(rng, n));
+      const tx = rt.upload(x, [n]);
+      const want = sumAxesRef(x, dims);
+      assertClose(await rt.read(sumAxes(rt, tx, dims)), want, { rtol: 1e-4, atol: 1e-4 }, `sum ${dims}`);
+      const acc = rt.upload(new Float32Array(dims[1]).fill(1), [dims[1]]);
+      sumAxes(rt, tx, dims, acc);
+      assertClose(await rt.read(acc), want.map((v) => v + 1), { rtol: 1e-4, atol: 1e-4 }, `acc ${dims}`);
+    }
+    expect(() => sumAxes(rt, rt.zeros([10]), [3, 3, 1])).toThrow(/sum_axes/);
+  });
+});
+
+describe('dropout', () => {
+  it('draws the seeded mask of the reference, scales kept values, and repeats it in backward', async () => {
+    const n = 10_000;
+    const x = rt.upload(new Float32Array(n).fill(2), [n]);
+    const y = await rt.read(dropout(rt, x, 0.25, 1234));
+    const mask = dropoutMaskRef(n, 0.25, 1234);
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      const want = mask[i] ? 2 / 0.75 : 0;
+      if (Math.abs(y[i]! - want) > 1e-6) throw new Error(`index ${i}: got ${y[i]}, want ${want}`);
+      if (mask[i]) kept++;
+    }
+    expect(Math.abs(kept / n - 0.75)).toBeLessThan(0.02);
+    const dx = await rt.read(dropoutBackward(rt, x, 0.25, 1234));
+    expect(Array.from(dx)).toEqual(Array.from(y));
+    const other = await rt.read(dropout(rt, x, 0.25, 99));
+    expect(Array.from(other)).not.toEqual(Array.from(y));
+    expect(() => dropout(rt, x, 1, 0)).toThrow(/dropout: expected p in \[0, 1\)/);
+  });
+});

@@ -1,0 +1,2 @@
+// Filled in by the trainer issue.
+export {};
