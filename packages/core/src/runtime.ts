@@ -105,6 +105,23 @@ export class Runtime implements StorageOwner {
     this.pool.release(s);
   }
 
+  private placeholderTensor: Tensor | null = null;
+
+  /**
+   * A small zero tensor to bind where a kernel's optional input (a bias, an initial state)
+   * is absent: with `layout: 'auto'` every binding a shader mentions must be bound, even
+   * when an override constant turns its use off. Never disposed.
+   */
+  get placeholder(): Tensor {
+    if (!this.placeholderTensor) {
+      const s = this.pool.acquire(256);
+      s.refs = Number.POSITIVE_INFINITY; // dispose() of views can never free it
+      this.placeholderTensor = new Tensor(this, s, [64], 'f32');
+      this.fillZero(this.placeholderTensor);
+    }
+    return this.placeholderTensor;
+  }
+
   /** A tensor with unspecified contents. */
   empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
     checkShape('empty', shape);

@@ -1,1 +1,2 @@
 export * from './elementwise/elementwise.js';
+export * from './matmul/matmul.js';

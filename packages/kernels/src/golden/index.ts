@@ -1,0 +1,2 @@
+export * from './golden.js';
+export { kernelGoldenHandlers } from './handlers.js';

@@ -1,0 +1,3 @@
+// Sibling-only API: test helpers for packages that build on the kernels (models, trainer).
+export * from './testing.js';
+export * from './validate.js';
