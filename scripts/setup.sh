@@ -4,6 +4,7 @@
 #   2. npm dependencies, installed only when node_modules is missing or older than the lock.
 #   3. A WebGPU adapter for Dawn. When none is found, install Mesa's lavapipe (a CPU Vulkan
 #      driver) from bookworm-backports: Debian bookworm's own Mesa 22.x is too old for Dawn.
+#   4. With --browser (used by `npm test`): Debian's Chromium for the browser tests.
 # Quiet when everything is already there; every action it takes is printed as "setup: ...".
 # Hooks for tests (never needed by users):
 #   SETUP_PROBE_CMD  command that must exit 0 when an adapter exists (default: the Dawn probe)
@@ -12,6 +13,13 @@
 #   SETUP_SKIP_NPM   skip step 2 when set to 1
 set -euo pipefail
 cd "$(dirname "$0")/.."
+want_browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --browser) want_browser=1 ;;
+    *) echo "setup: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 say() { echo "setup: $*"; }
 die() { echo "setup: error: $*" >&2; exit 1; }
@@ -30,11 +38,10 @@ if [ "${SETUP_SKIP_NPM:-0}" != 1 ]; then
   done
   if [ "$stale" = 1 ]; then
     say "installing npm dependencies"
-    if [ -f package-lock.json ]; then
-      npm ci --no-audit --no-fund --loglevel=error
-    else
-      npm install --no-audit --no-fund --loglevel=error
-    fi
+    # `npm install`, not `npm ci`: npm 11 leaves other platforms' optional packages (rollup's,
+    # turbo's) out of the lock it writes, and `npm ci` then refuses that lock. install honours
+    # the lock's versions all the same.
+    npm install --no-audit --no-fund --loglevel=error
     touch "$stamp"
   fi
 fi
@@ -46,7 +53,24 @@ probe() {
   if [ -n "${SETUP_PROBE_CMD:-}" ]; then bash -c "$SETUP_PROBE_CMD" >/dev/null 2>&1
   else node scripts/probe-adapter.mjs >/dev/null 2>&1; fi
 }
-probe && exit 0
+install_browser() {
+  [ "$want_browser" = 1 ] || return 0
+  local chromium=${CHROMIUM_PATH:-/usr/bin/chromium}
+  [ -x "$chromium" ] && return 0
+  local apt=${SETUP_APT_GET:-apt-get}
+  if ! command -v "$apt" >/dev/null 2>&1 || [ "$(id -u)" != 0 ] || [ "${SETUP_AS_USER:-0}" = 1 ]; then
+    die "the browser tests need Chromium at $chromium. Install Debian's 'chromium' package (apt-get install chromium) or set CHROMIUM_PATH."
+  fi
+  say "installing Chromium for the browser tests"
+  DEBIAN_FRONTEND=noninteractive "$apt" install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+    || { "$apt" update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive "$apt" install -y -qq --no-install-recommends chromium >/dev/null; } \
+    || die "installing chromium failed. Install it by hand (apt-get install chromium) or set CHROMIUM_PATH."
+}
+
+if probe; then
+  install_browser
+  exit 0
+fi
 
 manual="Install a WebGPU-capable driver by hand. On Debian bookworm, as root:
   echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/bookworm-backports.list
@@ -79,3 +103,4 @@ probe || die "the CPU Vulkan driver was installed but Dawn still finds no adapte
 Run 'node scripts/probe-adapter.mjs' to see Dawn's message.
 $manual"
 say "WebGPU adapter ready: $(node scripts/probe-adapter.mjs 2>/dev/null)"
+install_browser

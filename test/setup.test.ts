@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 const root = resolve(import.meta.dirname, '..');
 const setup = join(root, 'scripts/setup.sh');
 
-function run(env: Record<string, string> = {}) {
-  const r = spawnSync('bash', [setup], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
+function run(env: Record<string, string> = {}, args: string[] = []) {
+  const r = spawnSync('bash', [setup, ...args], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
   return { code: r.status, out: r.stdout + r.stderr };
 }
 
@@ -20,6 +20,21 @@ describe('scripts/setup.sh', () => {
     const second = run();
     expect(second.code, second.out).toBe(0);
     expect(second.out).not.toMatch(/setup:/);
+    const browser = run({}, ['--browser']); // npm test's form: Chromium is there by now
+    expect(browser.code, browser.out).toBe(0);
+    expect(browser.out).not.toMatch(/setup:/);
+  });
+
+  it('explains what to install when Chromium is missing and it cannot install', () => {
+    const r = run({ CHROMIUM_PATH: '/nonexistent/chromium', SETUP_AS_USER: '1', SETUP_SKIP_NPM: '1' }, ['--browser']);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/apt-get install chromium/);
+  });
+
+  it('rejects unknown options', () => {
+    const r = run({ SETUP_SKIP_NPM: '1' }, ['--frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/unknown option --frobnicate/);
   });
 
   it('installs the CPU driver once when no adapter is found, and nothing on the second run', () => {

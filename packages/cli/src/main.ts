@@ -1,5 +1,6 @@
 import { Runtime } from '@crnn/core';
 import { relu } from '@crnn/kernels';
+import { goldenCommand } from './golden.js';
 
 const HELP = `crnn-cli: train and run text-in-image recognizers on WebGPU
 
@@ -7,6 +8,7 @@ Usage: crnn-cli <command> [options]
 
 Commands:
   info            print the WebGPU adapter and run a kernel on it
+  golden [DIR]    run the PyTorch golden cases in DIR (default ../shared/golden)
   train           train a model (until the trainer lands: a runtime smoke run)
   help            this text
 `;
@@ -19,6 +21,8 @@ export async function main(argv: string[]): Promise<number> {
     case '-h':
       process.stdout.write(HELP);
       return 0;
+    case 'golden':
+      return goldenCommand(rest);
     case 'info':
     case 'train':
       return smoke(cmd, rest);
