@@ -1,0 +1,120 @@
+// Batch normalization backward, fused: one workgroup per channel ch, x and dy viewed as
+// [N, C, S] (see batch-norm-train.wgsl for the layout and the strided cursor).
+// With xhat = (x - mean) * invstd (mean / invstd saved by the forward pass):
+//   pass 1: sum_dy = sum(dy), sum_dy_xhat = sum(dy * xhat), combined by a tree reduction;
+//           dbias[ch] = sum_dy, dweight[ch] = sum_dy_xhat
+//   pass 2: training = 1 (batch statistics depend on x):
+//             dx = weight * invstd * (dy - sum_dy / M - xhat * sum_dy_xhat / M)
+//           training = 0 (eval: running statistics are constants):
+//             dx = weight * invstd * dy
+// The order of every sum is fixed, so the result is deterministic.
+override WG: u32 = 256; // a multiple of 16 (two-level reduction)
+
+struct Params {
+  n: u32,
+  c: u32,
+  s: u32,
+  step_n: u32, // WG / S
+  step_s: u32, // WG % S
+  m: f32,      // N * S
+  // Uniform flags (0 / 1), not override constants: one pipeline serves every combination.
+  has_weight: u32,
+  training: u32,
+  need_dx: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> mean: array<f32>;
+@group(0) @binding(4) var<storage, read> invstd: array<f32>;
+@group(0) @binding(5) var<storage, read> weight: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dweight: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dbias: array<f32>;
+
+var<workgroup> red: array<vec2<f32>, WG>;
+var<workgroup> red2: array<vec2<f32>, WG / 16u>;
+
+struct Cursor {
+  nn: u32,
+  ss: u32,
+}
+
+fn cursor_start(lid: u32) -> Cursor {
+  return Cursor(lid / params.s, lid % params.s);
+}
+
+// k += WG as (nn, ss) += (WG / S, WG % S) with one carry.
+fn cursor_next(k: Cursor) -> Cursor {
+  var r = Cursor(k.nn + params.step_n, k.ss + params.step_s);
+  if (r.ss >= params.s) {
+    r.ss -= params.s;
+    r.nn += 1u;
+  }
+  return r;
+}
+
+fn offset(k: Cursor, ch: u32) -> u32 {
+  return (k.nn * params.c + ch) * params.s + k.ss;
+}
+
+// Sum of v over the workgroup, returned to every invocation; call from uniform control
+// flow. Two levels with one barrier each instead of a log2(WG)-step tree: the first WG / 16
+// invocations each add 16 consecutive partials, then every invocation adds those WG / 16
+// sums itself (a broadcast without a further barrier). Few barriers keep the shader cheap
+// to compile and run on CPU drivers, where each barrier splits the shader. The last
+// barrier keeps red2 intact until everyone has read it, since a next call overwrites it.
+fn wg_sum(lid: u32, v: vec2<f32>) -> vec2<f32> {
+  red[lid] = v;
+  workgroupBarrier();
+  if (lid < WG / 16u) {
+    var t = vec2<f32>(0.0, 0.0);
+    for (var j = 0u; j < 16u; j++) { t += red[lid * 16u + j]; }
+    red2[lid] = t;
+  }
+  workgroupBarrier();
+  var r = vec2<f32>(0.0, 0.0);
+  for (var j = 0u; j < WG / 16u; j++) { r += red2[j]; }
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+  let ch = wid.x;
+  let lid = lid3.x;
+  let mu = mean[ch];
+  let istd = invstd[ch];
+
+  var acc = vec2<f32>(0.0, 0.0);
+  for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
+    let o = offset(k, ch);
+    let g = dy[o];
+    acc += vec2<f32>(g, g * ((x[o] - mu) * istd));
+  }
+  let t = wg_sum(lid, acc);
+  if (lid == 0u) {
+    dbias[ch] = t.x;
+    dweight[ch] = t.y;
+  }
+
+  if (params.need_dx == 1u) {
+    var scale = istd;
+    if (params.has_weight == 1u) { scale *= weight[ch]; }
+    let mean_dy = t.x / params.m;
+    let mean_dy_xhat = t.y / params.m;
+    if (params.training == 1u) {
+      for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
+        let o = offset(k, ch);
+        let xhat = (x[o] - mu) * istd;
+        dx[o] = scale * (dy[o] - mean_dy - xhat * mean_dy_xhat);
+      }
+    } else {
+      for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
+        let o = offset(k, ch);
+        dx[o] = scale * dy[o];
+      }
+    }
+  }
+}

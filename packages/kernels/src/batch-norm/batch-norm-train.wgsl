@@ -1,0 +1,134 @@
+// Batch normalization forward in training mode, fused: one workgroup per channel ch.
+// x is viewed as [N, C, S] (S = H*W for 2-D, L for 1-D sequences, 1 for [N, C]); channel
+// ch owns the M = N*S elements x[(nn*C + ch)*S + ss].
+//   pass 1: mean = sum(x) / M
+//   pass 2: var = (sum(d^2) - sum(d)^2 / M) / M with d = x - mean (the corrected two-pass
+//           algorithm: the second term removes the rounding error of the mean)
+//   pass 3: y = (x - mean) * invstd * weight + bias, invstd = 1 / sqrt(var + eps)
+// Every pass is strided over the workgroup (invocation lid takes elements lid, lid + WG,
+// ...), and the WG partial sums are combined in workgroup memory in two levels of 16, so
+// each sum is a short serial run (M / WG terms) and then sums of 16 and WG / 16 partials,
+// never one long serial accumulation: accurate for large M.
+// The channel's data (M floats) is re-read by passes 2 and 3, mostly from cache.
+// Invocation 0 writes the saved mean / invstd and, when update_running is 1, updates the
+// running statistics in place (PyTorch's rule, the unbiased variance var * M / (M - 1)).
+override WG: u32 = 256; // a multiple of 16 (two-level reduction)
+
+struct Params {
+  n: u32,
+  c: u32,
+  s: u32,
+  step_n: u32,    // WG / S: whole rows of S skipped per stride of WG elements
+  step_s: u32,    // WG % S
+  m: f32,         // N * S
+  eps: f32,
+  momentum: f32,
+  unbias: f32,    // M / (M - 1)
+  // Flags (0 / 1) are uniforms rather than override constants: the branches are uniform
+  // and per channel, and every combination shares one pipeline (CPU drivers take seconds
+  // to compile each variant).
+  has_weight: u32,
+  has_bias: u32,
+  update_running: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> mean_out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> invstd_out: array<f32>;
+@group(0) @binding(5) var<storage, read> weight: array<f32>;
+@group(0) @binding(6) var<storage, read> bias: array<f32>;
+@group(0) @binding(7) var<storage, read_write> running_mean: array<f32>;
+@group(0) @binding(8) var<storage, read_write> running_var: array<f32>;
+
+var<workgroup> red: array<vec2<f32>, WG>;
+var<workgroup> red2: array<vec2<f32>, WG / 16u>;
+
+// Position (nn, ss) of the channel's k-th element, k = nn * S + ss. Stepping k by WG is
+// done without a division per element: add (WG / S, WG % S) and carry once.
+struct Cursor {
+  nn: u32,
+  ss: u32,
+}
+
+fn cursor_start(lid: u32) -> Cursor {
+  return Cursor(lid / params.s, lid % params.s);
+}
+
+fn cursor_next(k: Cursor) -> Cursor {
+  var r = Cursor(k.nn + params.step_n, k.ss + params.step_s);
+  if (r.ss >= params.s) {
+    r.ss -= params.s;
+    r.nn += 1u;
+  }
+  return r;
+}
+
+fn offset(k: Cursor, ch: u32) -> u32 {
+  return (k.nn * params.c + ch) * params.s + k.ss;
+}
+
+// Sum of v over the workgroup, returned to every invocation; call from uniform control
+// flow. Two levels with one barrier each instead of a log2(WG)-step tree: the first WG / 16
+// invocations each add 16 consecutive partials, then every invocation adds those WG / 16
+// sums itself (a broadcast without a further barrier). Few barriers keep the shader cheap
+// to compile and run on CPU drivers, where each barrier splits the shader. The last
+// barrier keeps red2 intact until everyone has read it, since a next call overwrites it.
+fn wg_sum(lid: u32, v: vec2<f32>) -> vec2<f32> {
+  red[lid] = v;
+  workgroupBarrier();
+  if (lid < WG / 16u) {
+    var t = vec2<f32>(0.0, 0.0);
+    for (var j = 0u; j < 16u; j++) { t += red[lid * 16u + j]; }
+    red2[lid] = t;
+  }
+  workgroupBarrier();
+  var r = vec2<f32>(0.0, 0.0);
+  for (var j = 0u; j < WG / 16u; j++) { r += red2[j]; }
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+  let ch = wid.x;
+  let lid = lid3.x;
+
+  var s1 = 0.0;
+  for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
+    s1 += x[offset(k, ch)];
+  }
+  let mean = wg_sum(lid, vec2<f32>(s1, 0.0)).x / params.m;
+
+  var s2 = vec2<f32>(0.0, 0.0);
+  for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
+    let d = x[offset(k, ch)] - mean;
+    s2 += vec2<f32>(d, d * d);
+  }
+  let t = wg_sum(lid, s2);
+  // Rounding can leave a variance of ~0 slightly negative; select (not max, whose NaN
+  // behaviour is unspecified) clamps it and lets a NaN through.
+  let v = (t.y - t.x * t.x / params.m) / params.m;
+  let variance = select(v, 0.0, v < 0.0);
+  let invstd = 1.0 / sqrt(variance + params.eps);
+
+  if (lid == 0u) {
+    mean_out[ch] = mean;
+    invstd_out[ch] = invstd;
+    if (params.update_running == 1u) {
+      let mo = params.momentum;
+      running_mean[ch] = (1.0 - mo) * running_mean[ch] + mo * mean;
+      running_var[ch] = (1.0 - mo) * running_var[ch] + mo * (variance * params.unbias);
+    }
+  }
+
+  var scale = invstd;
+  if (params.has_weight == 1u) { scale *= weight[ch]; }
+  var shift = 0.0;
+  if (params.has_bias == 1u) { shift = bias[ch]; }
+  for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
+    let o = offset(k, ch);
+    y[o] = (x[o] - mean) * scale + shift;
+  }
+}

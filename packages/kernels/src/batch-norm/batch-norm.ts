@@ -1,0 +1,195 @@
+import { f32, OpInputError, type Runtime, type Tensor } from '@crnn/core';
+import { expectDType, expectNonEmpty, expectRank, expectSameShape, expectShape } from '../validate.js';
+import trainSrc from './batch-norm-train.wgsl.js';
+import evalSrc from './batch-norm-eval.wgsl.js';
+import backwardSrc from './batch-norm-backward.wgsl.js';
+
+export interface BatchNormOptions {
+  /** Per-channel scale gamma [C]; absent means 1 (no affine scale). */
+  weight?: Tensor;
+  /** Per-channel shift beta [C]; absent means 0. */
+  bias?: Tensor;
+  /**
+   * Running statistics [C]. In training mode they are updated in place (both or neither
+   * may be given); in eval mode they are required and normalize x.
+   */
+  runningMean?: Tensor;
+  runningVar?: Tensor;
+  /** Batch statistics (true) or running statistics (false). */
+  training: boolean;
+  /** running = (1 - momentum) * running + momentum * batch statistic. Default 0.1. */
+  momentum?: number;
+  /** Added to the variance under the square root. Default 1e-5. */
+  eps?: number;
+}
+
+/** What the backward pass needs from the forward pass. The caller disposes mean and invstd. */
+export interface BatchNormSaved {
+  /** [C]: the batch mean (training) or a copy of the running mean (eval). */
+  mean: Tensor;
+  /** [C]: 1 / sqrt(var + eps) with the biased batch variance (training) or the running variance (eval). */
+  invstd: Tensor;
+  /** The mode of the forward pass: the backward pass differs. */
+  training: boolean;
+}
+
+export interface BatchNormResult {
+  y: Tensor;
+  saved: BatchNormSaved;
+}
+
+export interface BatchNormGrads {
+  dx?: Tensor;
+  dweight?: Tensor;
+  dbias?: Tensor;
+}
+
+/** x [N, C], [N, C, L] or [N, C, H, W] viewed as [N, C, S]. */
+function layout(op: string, x: Tensor): { n: number; c: number; s: number } {
+  expectRank(op, 'x', x, [2, 3, 4]);
+  expectDType(op, 'x', x, 'f32');
+  expectNonEmpty(op, 'x', x);
+  const [n, c] = x.shape as [number, number];
+  return { n, c, s: x.size / (n * c) };
+}
+
+function expectChannelVector(op: string, name: string, t: Tensor | undefined, c: number): void {
+  if (!t) return;
+  expectShape(op, name, t, [c]);
+  expectDType(op, name, t, 'f32');
+}
+
+/** Reductions of M elements per channel: wide workgroups only where there is work for them. */
+const wgFor = (m: number) => (m >= 2048 ? 256 : 64);
+
+function expectChannelsFit(rt: Runtime, op: string, c: number): void {
+  const max = rt.device.limits.maxComputeWorkgroupsPerDimension;
+  if (c > max) throw new OpInputError(op, `at most ${max} channels (one workgroup per channel)`, `${c}`);
+}
+
+/**
+ * Batch normalization over the channel axis 1 of x ([N, C], [N, C, L] or [N, C, H, W]),
+ * PyTorch semantics. Training: normalizes with the batch mean and biased variance over
+ * N and the spatial axes, and updates runningMean / runningVar in place with momentum
+ * (the running variance takes the unbiased batch variance). Eval: normalizes with the
+ * running statistics. Returns y and the statistics the backward pass needs.
+ */
+export function batchNorm(rt: Runtime, x: Tensor, o: BatchNormOptions): BatchNormResult {
+  const op = 'batch_norm';
+  const { n, c, s } = layout(op, x);
+  if (o === null || typeof o !== 'object' || typeof o.training !== 'boolean') {
+    throw new OpInputError(op, 'options with training: true or false', String(o?.training));
+  }
+  const momentum = o.momentum ?? 0.1;
+  const eps = o.eps ?? 1e-5;
+  if (!(Number.isFinite(momentum) && momentum >= 0 && momentum <= 1)) throw new OpInputError(op, 'momentum in [0, 1]', String(momentum));
+  if (!(Number.isFinite(eps) && eps > 0)) throw new OpInputError(op, 'eps > 0', String(eps));
+  expectChannelVector(op, 'weight', o.weight, c);
+  expectChannelVector(op, 'bias', o.bias, c);
+  expectChannelVector(op, 'runningMean', o.runningMean, c);
+  expectChannelVector(op, 'runningVar', o.runningVar, c);
+  if (!o.runningMean !== !o.runningVar) {
+    throw new OpInputError(op, 'runningMean and runningVar together', o.runningMean ? 'runningMean only' : 'runningVar only');
+  }
+  const m = n * s;
+  if (!o.training && (!o.runningMean || !o.runningVar)) {
+    throw new OpInputError(op, 'runningMean and runningVar in eval mode', 'none');
+  }
+  if (o.training) {
+    if (m < 2) throw new OpInputError(op, 'more than 1 value per channel when training', `x of shape [${x.shape.join(', ')}]`);
+    expectChannelsFit(rt, op, c);
+    // The running statistics are written in place: WebGPU forbids binding a written buffer
+    // twice in one dispatch, so they must not share storage with each other or the inputs.
+    const written: Array<[string, Tensor | undefined]> = [['runningMean', o.runningMean], ['runningVar', o.runningVar]];
+    const read: Array<[string, Tensor | undefined]> = [['x', x], ['weight', o.weight], ['bias', o.bias], ['runningVar', o.runningVar]];
+    for (const [name, t] of written) {
+      for (const [other, u] of read) {
+        if (t && u && other !== name && u.storage === t.storage) {
+          throw new OpInputError(op, `${name} in a buffer of its own (it is updated in place)`, `a buffer shared with ${other}`);
+        }
+      }
+    }
+  }
+  const hasW = o.weight ? 1 : 0;
+  const hasB = o.bias ? 1 : 0;
+  const mean = rt.empty([c]);
+  const invstd = rt.empty([c]);
+  const y = rt.empty(x.shape);
+  const saved = { mean, invstd, training: o.training };
+
+  if (!o.training) {
+    const WG = 256;
+    rt.dispatch({
+      kernel: { name: 'batch_norm_eval', code: evalSrc, constants: { WG } },
+      params: [x.size, c, s, f32(eps), hasW, hasB],
+      bindings: [x, y, mean, invstd, o.weight ?? rt.placeholder, o.bias ?? rt.placeholder, o.runningMean!, o.runningVar!],
+      workgroups: rt.grid(x.size, WG),
+    });
+    return { y, saved };
+  }
+
+  const WG = wgFor(m);
+  const update = o.runningMean && o.runningVar;
+  // Without running statistics the shader skips its writes to them, but the bindings must
+  // still be distinct writable buffers.
+  const rm = o.runningMean ?? rt.empty([1]);
+  const rv = o.runningVar ?? rt.empty([1]);
+  rt.dispatch({
+    kernel: { name: 'batch_norm_train', code: trainSrc, constants: { WG } },
+    params: [n, c, s, Math.floor(WG / s), WG % s, f32(m), f32(eps), f32(momentum), f32(m / (m - 1)), hasW, hasB, update ? 1 : 0],
+    bindings: [x, y, mean, invstd, o.weight ?? rt.placeholder, o.bias ?? rt.placeholder, rm, rv],
+    workgroups: c,
+  });
+  if (!update) {
+    rm.dispose();
+    rv.dispose();
+  }
+  return { y, saved };
+}
+
+/**
+ * Gradients of batchNorm for upstream dy (same shape as x), in the mode the forward pass
+ * ran in (saved.training): dx, and the per-channel dweight = sum(dy * xhat) and
+ * dbias = sum(dy) [C]. `weight` is the forward's weight (absent: 1). Returns only what
+ * `need` asks for.
+ */
+export function batchNormBackward(
+  rt: Runtime,
+  dy: Tensor,
+  x: Tensor,
+  saved: BatchNormSaved,
+  weight?: Tensor,
+  need: { x?: boolean; weight?: boolean; bias?: boolean } = { x: true, weight: true, bias: true },
+): BatchNormGrads {
+  const op = 'batch_norm_backward';
+  const { n, c, s } = layout(op, x);
+  expectSameShape(op, ['x', x], ['dy', dy]);
+  expectDType(op, 'dy', dy, 'f32');
+  if (!saved || typeof saved !== 'object' || !saved.mean || !saved.invstd) throw new OpInputError(op, 'saved statistics from batchNorm', String(saved));
+  expectChannelVector(op, 'saved.mean', saved.mean, c);
+  expectChannelVector(op, 'saved.invstd', saved.invstd, c);
+  expectChannelVector(op, 'weight', weight, c);
+  expectChannelsFit(rt, op, c);
+  const out: BatchNormGrads = {};
+  if (!need.x && !need.weight && !need.bias) return out;
+  const m = n * s;
+  const WG = wgFor(m);
+  // dweight / dbias come with the reduction at no extra cost; unneeded ones are dropped
+  // after recording (the pool reuses them only in order with the recorded dispatch).
+  const dweight = rt.empty([c]);
+  const dbias = rt.empty([c]);
+  const dx = need.x ? rt.empty(x.shape) : rt.empty([1]);
+  rt.dispatch({
+    kernel: { name: 'batch_norm_backward', code: backwardSrc, constants: { WG } },
+    params: [n, c, s, Math.floor(WG / s), WG % s, f32(m), weight ? 1 : 0, saved.training ? 1 : 0, need.x ? 1 : 0],
+    bindings: [dy, x, saved.mean, saved.invstd, weight ?? rt.placeholder, dx, dweight, dbias],
+    workgroups: c,
+  });
+  if (need.x) out.dx = dx;
+  else dx.dispose();
+  if (need.weight) out.dweight = dweight;
+  else dweight.dispose();
+  if (need.bias) out.dbias = dbias;
+  else dbias.dispose();
+  return out;
+}

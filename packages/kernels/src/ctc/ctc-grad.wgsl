@@ -1,0 +1,129 @@
+// Gradient of the (scaled) CTC loss with respect to the logits [T, N, C]: one workgroup per
+// (t, n) row, r = t * N + n.
+//
+//   grad[t, n, c] = scale_n * (softmax[t, n, c] - exp(lcab(c) - logp[t, n, c] - z_t))
+//   lcab(c)       = lse over the extended positions s with l'(s) = c of alpha[t][s] + beta[t][s]
+//   z_t           = lse over all s of alpha[t][s] + beta[t][s] - logp[t, l'(s)]
+//
+// alpha and beta both include the emission at t, so alpha + beta - logp counts it once.
+// The second term is the posterior probability that frame t emits c (nonzero only for the
+// blank and the classes of the target). In exact arithmetic z_t = log p(target | x) at every
+// frame; computing it per frame instead cancels the per-frame shifts of the stored (rescaled)
+// alpha and beta rows, and makes each frame's posteriors sum to 1 in f32 too.
+// scale_n folds in the reduction (1 / (N * max(S_n, 1)) for mean) and the upstream gradient.
+// Frames t >= T_n, and samples without a feasible alignment (nll = +inf), get 0.
+const WG: u32 = 64u;
+const F32_MAX: f32 = 3.4e38; // nll above it can only be +inf (no feasible alignment)
+
+struct Params {
+  rows: u32,    // T * N
+  n: u32,
+  c: u32,
+  s_max: u32,
+  l_max: u32,
+  t_max: u32,
+  blank: u32,
+  neg_inf: f32,
+  nan: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> logp: array<f32>;      // [T, N, C]
+@group(0) @binding(2) var<storage, read> targets: array<i32>;   // [N, S]
+@group(0) @binding(3) var<storage, read> lens: array<i32>;      // [2, N]
+@group(0) @binding(4) var<storage, read> alpha: array<f32>;     // [N, T, L_max]
+@group(0) @binding(5) var<storage, read> beta: array<f32>;      // [N, T, L_max]
+@group(0) @binding(6) var<storage, read> nll: array<f32>;       // [N]
+@group(0) @binding(7) var<storage, read> scale: array<f32>;     // [N]
+@group(0) @binding(8) var<storage, read_write> grad: array<f32>; // [T, N, C]
+
+fn lse(a: f32, b: f32) -> f32 {
+  let m = max(a, b);
+  if (m == params.neg_inf) { return params.neg_inf; }
+  return m + log(exp(a - m) + exp(b - m));
+}
+
+var<workgroup> red: array<f32, WG>;
+
+fn label(n: u32, j: u32) -> u32 {
+  return u32(targets[n * params.s_max + j]);
+}
+
+fn ext_label(n: u32, s: u32) -> u32 {
+  if ((s & 1u) == 0u) { return params.blank; }
+  return label(n, s >> 1u);
+}
+
+@compute @workgroup_size(WG)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+  let r = wid.x + wid.y * nwg.x;
+  // Every branch that returns below depends only on r and per-sample values read at a
+  // uniform index, so whole workgroups return together and the barrier stays uniform.
+  if (r >= params.rows) { return; }
+  let t = r / params.n;
+  let n = r % params.n;
+  let row = r * params.c;
+  let tn = clamp(u32(max(lens[n], 1)), 1u, params.t_max);
+  let sn = min(u32(max(lens[params.n + n], 0)), params.s_max);
+  let l = 2u * sn + 1u;
+  let nl = nll[n];
+  if (t >= tn || nl > F32_MAX) {
+    for (var c = lid.x; c < params.c; c += WG) { grad[row + c] = 0.0; }
+    return;
+  }
+  let sc = scale[n];
+  for (var c = lid.x; c < params.c; c += WG) { grad[row + c] = sc * exp(logp[row + c]); }
+
+  // z_t: each invocation's lse over its positions, then a tree of lse in workgroup memory.
+  let ab = (n * params.t_max + t) * params.l_max;
+  var z = params.neg_inf;
+  for (var s = lid.x; s < l; s += WG) {
+    let lab = ext_label(n, s);
+    var lp = params.nan;
+    if (lab < params.c) { lp = logp[row + lab]; }
+    z = lse(z, alpha[ab + s] + beta[ab + s] - lp);
+  }
+  red[lid.x] = z;
+  // The classes of the target are rewritten below by other invocations: the softmax term
+  // must have landed first (storageBarrier), and red[] must be complete (workgroupBarrier).
+  storageBarrier();
+  workgroupBarrier();
+  for (var w = WG / 2u; w > 0u; w = w / 2u) {
+    if (lid.x < w) { red[lid.x] = lse(red[lid.x], red[lid.x + w]); }
+    workgroupBarrier();
+  }
+  let zt = red[0];
+
+  // Invocation j < S_n owns target label j, unless an earlier position holds the same class
+  // (a repeated label): the first occurrence sums every position of its class, so each class
+  // is written by exactly one invocation. j == S_n owns the blank (the even positions).
+  for (var j = lid.x; j <= sn; j += WG) {
+    var cls = params.blank;
+    var acc = params.neg_inf;
+    if (j == sn) {
+      for (var s = 0u; s < l; s += 2u) { acc = lse(acc, alpha[ab + s] + beta[ab + s]); }
+    } else {
+      cls = label(n, j);
+      var first = cls != params.blank;
+      for (var k = 0u; k < j; k++) {
+        if (label(n, k) == cls) { first = false; }
+      }
+      if (!first) { continue; }
+      for (var k = j; k < sn; k++) {
+        if (label(n, k) == cls) {
+          let s = 2u * k + 1u;
+          acc = lse(acc, alpha[ab + s] + beta[ab + s]);
+        }
+      }
+    }
+    // Out-of-range classes (unchecked tensor targets) have no gradient entry to write.
+    if (cls < params.c) {
+      let lp = logp[row + cls];
+      grad[row + cls] = sc * (exp(lp) - exp(acc - lp - zt));
+    }
+  }
+}

@@ -1,0 +1,136 @@
+import { f32, i32, OpInputError, type Runtime, type Tensor } from '@crnn/core';
+import { expectDType, expectPositiveInts, expectRank, expectShape } from '../validate.js';
+import embeddingSrc from './embedding.wgsl.js';
+
+const WG = 64;
+
+export interface EmbeddingOptions {
+  /** A row that receives no gradient (its lookups still return the row). Negative counts from V. */
+  paddingIdx?: number;
+  /** Shape of `indices` when they are given as a host array. Default [indices.length]. */
+  indicesShape?: readonly number[];
+}
+
+export interface EmbeddingBackwardOptions extends EmbeddingOptions {
+  /** Add the gradient into this [V, D] tensor (gradient accumulation) and return it. */
+  accumulate?: Tensor;
+}
+
+/**
+ * A tensor rather than a host array. Duck-typed, not `instanceof`: a second copy of
+ * @crnn/core (dist next to src) would make instanceof fail for real tensors.
+ */
+function isTensor(v: Tensor | ArrayLike<number>): v is Tensor {
+  return typeof (v as Tensor).assertAlive === 'function';
+}
+
+function paddingIndex(op: string, vocab: number, p: number | undefined): number | null {
+  if (p === undefined) return null;
+  if (!Number.isInteger(p) || p < -vocab || p >= vocab) {
+    throw new OpInputError(op, `paddingIdx an integer in [${-vocab}, ${vocab})`, String(p));
+  }
+  return p < 0 ? p + vocab : p;
+}
+
+/**
+ * The i32 index tensor to bind. A host array is checked (integers in [0, V)) and uploaded;
+ * a tensor is used as is, and out-of-range values in it are handled on the GPU (see
+ * embedding.wgsl: NaN rows forward, dropped backward).
+ */
+function prepareIndices(
+  rt: Runtime,
+  op: string,
+  vocab: number,
+  indices: Tensor | ArrayLike<number>,
+  shape: readonly number[] | undefined,
+): { t: Tensor; owned: boolean } {
+  if (isTensor(indices)) {
+    indices.assertAlive(op);
+    expectDType(op, 'indices', indices, 'i32');
+    if (shape) expectShape(op, 'indices', indices, shape);
+    return { t: indices, owned: false };
+  }
+  const s = shape ?? [indices.length];
+  const n = s.reduce((p, q) => p * q, 1);
+  if (!s.every((d) => Number.isInteger(d) && d >= 0) || n !== indices.length) {
+    throw new OpInputError(op, `indicesShape of non-negative integers holding ${indices.length} indices`, `[${s.join(', ')}]`);
+  }
+  for (let k = 0; k < indices.length; k++) {
+    const v = indices[k]!;
+    if (!Number.isInteger(v) || v < 0 || v >= vocab) {
+      throw new OpInputError(op, `indices integers in [0, ${vocab})`, `indices[${k}] = ${v}`);
+    }
+  }
+  return { t: rt.upload(indices, s, 'i32'), owned: true };
+}
+
+/**
+ * y = weight[indices]: weight [V, D], indices i32 of any shape (or a host array, which is
+ * validated) -> [...indices.shape, D]. An out-of-range index in an index tensor gives a NaN
+ * output row.
+ */
+export function embedding(rt: Runtime, weight: Tensor, indices: Tensor | ArrayLike<number>, o: EmbeddingOptions = {}): Tensor {
+  const op = 'embedding';
+  expectRank(op, 'weight', weight, 2);
+  expectDType(op, 'weight', weight, 'f32');
+  const [vocab, dim] = weight.shape as [number, number];
+  expectPositiveInts(op, 'weight dimensions [V, D]', [vocab, dim]);
+  paddingIndex(op, vocab, o.paddingIdx);
+  const ix = prepareIndices(rt, op, vocab, indices, o.indicesShape);
+  const y = rt.empty([...ix.t.shape, dim]);
+  rt.dispatch({
+    kernel: { name: 'embedding_forward', code: embeddingSrc, entryPoint: 'forward', constants: { WG } },
+    params: [ix.t.size, vocab, dim, i32(-1), f32(NaN)],
+    bindings: [ix.t, y, weight],
+    workgroups: rt.grid(ix.t.size * dim, WG),
+  });
+  if (ix.owned) ix.t.dispose();
+  return y;
+}
+
+/**
+ * dweight [V, D] = sum over k of onehot(indices[k]) dy[k] (repeated indices accumulate, in a
+ * fixed order: deterministic), with row paddingIdx left at 0 (or unchanged when
+ * accumulating). dy is [...indices.shape, D]. Out-of-range indices contribute nothing.
+ */
+export function embeddingBackward(
+  rt: Runtime,
+  dy: Tensor,
+  indices: Tensor | ArrayLike<number>,
+  numEmbeddings: number,
+  o: EmbeddingBackwardOptions = {},
+): Tensor {
+  const op = 'embedding_backward';
+  dy.assertAlive(op);
+  expectDType(op, 'dy', dy, 'f32');
+  expectPositiveInts(op, 'numEmbeddings', [numEmbeddings]);
+  if (dy.rank < 1) throw new OpInputError(op, 'dy of rank >= 1', 'rank 0');
+  const dim = dy.shape[dy.rank - 1]!;
+  expectPositiveInts(op, 'embedding dimension D (last of dy)', [dim]);
+  const pad = paddingIndex(op, numEmbeddings, o.paddingIdx);
+  const ix = prepareIndices(rt, op, numEmbeddings, indices, o.indicesShape);
+  try {
+    expectShape(op, 'dy', dy, [...ix.t.shape, dim]);
+    if (o.accumulate) {
+      expectDType(op, 'accumulate', o.accumulate, 'f32');
+      expectShape(op, 'accumulate', o.accumulate, [numEmbeddings, dim]);
+    }
+  } catch (e) {
+    if (ix.owned) ix.t.dispose();
+    throw e;
+  }
+  const dw = o.accumulate ?? rt.empty([numEmbeddings, dim]);
+  rt.dispatch({
+    kernel: {
+      name: 'embedding_backward',
+      code: embeddingSrc,
+      entryPoint: 'backward',
+      constants: { WG, HAS_PAD: pad === null ? 0 : 1, ACCUMULATE: o.accumulate ? 1 : 0 },
+    },
+    params: [ix.t.size, numEmbeddings, dim, i32(pad ?? -1), f32(NaN)],
+    bindings: [ix.t, dw, dy],
+    workgroups: rt.grid(numEmbeddings * dim, WG),
+  });
+  if (ix.owned) ix.t.dispose();
+  return dw;
+}

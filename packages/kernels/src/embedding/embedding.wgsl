@@ -1,0 +1,60 @@
+// Embedding lookup y[k, d] = weight[indices[k], d] and its backward, for weight [V, D] and
+// n indices of any shape (flattened: k in [0, n)).
+//
+// forward   (indices, y, weight): one invocation per output element i = k * D + d.
+//           An index outside [0, V) cannot be rejected on the GPU; its output row is NaN
+//           (params.nan, passed in from the host: a NaN constant is a WGSL compile error),
+//           never a clamped row, so the mistake shows up in the loss.
+// backward  (indices, dweight, dy): one invocation per weight element i = v * D + d, which
+//           loops over all n indices in order and sums dy[k, d] where indices[k] == v.
+//           Every sum is formed by one invocation in a fixed order, so repeated indices
+//           accumulate deterministically with no float atomics (O(V * D * n) reads; fine
+//           for V <= 1000, n <= 10^4). Out-of-range indices match no row and are dropped.
+//           Row padding_idx (HAS_PAD = 1) gets no gradient: 0, or unchanged when
+//           ACCUMULATE = 1 (the result is added to dweight instead of stored).
+// Both use a 1-D index folded into 2-D by Runtime.grid: i = gid.x + gid.y * nwg.x * WG.
+override WG: u32 = 64;
+override HAS_PAD: u32 = 0;
+override ACCUMULATE: u32 = 0;
+
+struct Params {
+  n: u32,
+  vocab: u32,
+  dim: u32,
+  padding_idx: i32,
+  nan: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> indices: array<i32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(3) var<storage, read> src: array<f32>; // forward: weight; backward: dy
+
+@compute @workgroup_size(WG)
+fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.n * params.dim) { return; }
+  let k = i / params.dim;
+  let d = i - k * params.dim;
+  let v = indices[k];
+  if (v < 0 || u32(v) >= params.vocab) {
+    dst[i] = params.nan;
+    return;
+  }
+  dst[i] = src[u32(v) * params.dim + d];
+}
+
+@compute @workgroup_size(WG)
+fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.vocab * params.dim) { return; }
+  let v = i / params.dim;
+  let d = i - v * params.dim;
+  var s = 0.0;
+  if (HAS_PAD == 0u || i32(v) != params.padding_idx) {
+    for (var k = 0u; k < params.n; k++) {
+      if (indices[k] == i32(v)) { s += src[k * params.dim + d]; }
+    }
+  }
+  if (ACCUMULATE == 1u) { dst[i] += s; } else { dst[i] = s; }
+}

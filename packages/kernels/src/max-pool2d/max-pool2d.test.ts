@@ -1,0 +1,191 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { OpInputError, Rng, Runtime } from '@crnn/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCase, runCase } from '../golden/golden.js';
+import { asF32, assertClose, dot, finiteDiff, randomArray } from '../testing.js';
+import { maxPool2dGolden } from './max-pool2d.golden.js';
+import { maxPool2d, maxPool2dBackward, poolGeometry, type MaxPool2dOptions } from './max-pool2d.js';
+import { maxPool2dBackwardRef, maxPool2dRef } from './max-pool2d.ref.js';
+
+let rt: Runtime;
+beforeAll(async () => {
+  rt = await Runtime.create();
+});
+afterAll(() => rt.destroy());
+
+const TOL = { rtol: 1e-6, atol: 1e-7 };
+const goldenDir = process.env.GOLDEN_DIR ?? resolve(import.meta.dirname, '../../../../../shared/golden');
+
+type Case = [number[], MaxPool2dOptions];
+const CASES: Case[] = [
+  [[2, 3, 8, 10], { kernel: 2 }],
+  [[1, 2, 7, 9], { kernel: 2, stride: 2 }], // odd sizes: floor mode drops the last row/column
+  [[2, 2, 8, 5], { kernel: [2, 1], stride: [2, 1] }],
+  [[1, 3, 9, 12], { kernel: 3 }],
+  [[2, 2, 7, 7], { kernel: 3, stride: 2 }], // overlapping windows
+  [[1, 2, 6, 7], { kernel: 3, stride: 1, padding: 1 }], // overlapping and padded
+  [[1, 1, 5, 6], { kernel: [3, 2], stride: [1, 2], padding: [1, 1] }],
+  [[2, 4, 4, 25], { kernel: 2, stride: [2, 1], padding: [0, 1] }], // CRNN's (2,2)/(2,1)/(0,1)
+  [[1, 2, 9, 11], { kernel: 2, stride: 3, padding: 1 }], // gaps between windows, padded
+  [[2, 1, 8, 7], { kernel: 2, stride: [3, 2], padding: [1, 0] }],
+  [[1, 2, 5, 13], { kernel: [1, 3], stride: [2, 3] }], // remainder rows and columns in no window
+  [[1, 1, 1, 1], { kernel: 1 }],
+  [[3, 1, 2, 2], { kernel: 2 }],
+  [[2, 8, 32, 100], { kernel: 2 }],
+];
+
+async function runBoth(x: Float64Array, shape: number[], opts: MaxPool2dOptions, dy: Float64Array) {
+  const tx = rt.upload(x, shape);
+  const { y, argmax } = maxPool2d(rt, tx, opts);
+  const tdy = rt.upload(dy, y.shape);
+  // Leave a NaN-filled buffer of dx's size in the pool, so that a dx element the kernel
+  // forgets to write shows up instead of reading as a fresh buffer's zero.
+  rt.upload(new Float32Array(x.length).fill(NaN), shape).dispose();
+  const tdx = maxPool2dBackward(rt, tdy, argmax, shape, opts);
+  const [hy, ha, hdx] = await rt.readMany([y, argmax, tdx]);
+  for (const t of [tx, y, argmax, tdy, tdx]) t.dispose();
+  return { y: hy!, argmax: ha!, dx: hdx! };
+}
+
+describe('max_pool2d', () => {
+  it('forward, argmax and backward match the float64 reference over shapes and attributes', async () => {
+    const rng = new Rng(21);
+    for (const [shape, opts] of CASES) {
+      const g = poolGeometry('test', shape, opts);
+      const x = asF32(randomArray(rng, shape.reduce((a, b) => a * b, 1), -3, 3));
+      const dy = asF32(randomArray(rng, g.n * g.c * g.ho * g.wo));
+      const got = await runBoth(x, shape, opts, dy);
+      const ref = maxPool2dRef(x, g);
+      const label = `[${shape}] ${JSON.stringify(opts)}`;
+      assertClose(got.y, ref.y, TOL, `y ${label}`);
+      assertClose(got.argmax, ref.argmax, { rtol: 0, atol: 0 }, `argmax ${label}`);
+      assertClose(got.dx, maxPool2dBackwardRef(dy, ref.argmax, g), TOL, `dx ${label}`);
+    }
+  });
+
+  it('output shape follows floor mode', () => {
+    const x = rt.zeros([1, 1, 7, 9]);
+    const { y, argmax } = maxPool2d(rt, x, { kernel: 2 });
+    expect(y.shape).toEqual([1, 1, 3, 4]);
+    expect(argmax.shape).toEqual([1, 1, 3, 4]);
+    expect(argmax.dtype).toBe('i32');
+    const p = maxPool2d(rt, x, { kernel: 3, stride: 2, padding: 1 });
+    expect(p.y.shape).toEqual([1, 1, 4, 5]);
+    for (const t of [x, y, argmax, p.y, p.argmax]) t.dispose();
+  });
+
+  it('breaks ties like PyTorch (first in the window) and sums overlapping gradients', async () => {
+    const rng = new Rng(22);
+    for (const [shape, opts] of [
+      [[1, 2, 6, 6], { kernel: 3, stride: 1, padding: 1 }],
+      [[2, 1, 5, 8], { kernel: 2, stride: 1 }],
+      [[1, 1, 4, 4], { kernel: 2 }],
+      [[1, 2, 7, 7], { kernel: 3, stride: 3, padding: 1 }],
+    ] as Case[]) {
+      const g = poolGeometry('test', shape, opts);
+      const n = shape.reduce((a, b) => a * b, 1);
+      // Few distinct values: many ties inside windows.
+      for (const x of [new Float64Array(n).fill(0.5), Float64Array.from({ length: n }, () => Math.floor(rng.uniform(0, 3)))]) {
+        const dy = asF32(randomArray(rng, g.n * g.c * g.ho * g.wo));
+        const got = await runBoth(x, shape, opts, dy);
+        const ref = maxPool2dRef(x, g);
+        assertClose(got.argmax, ref.argmax, { rtol: 0, atol: 0 }, `tie argmax [${shape}]`);
+        assertClose(got.y, ref.y, TOL, `tie y [${shape}]`);
+        assertClose(got.dx, maxPool2dBackwardRef(dy, ref.argmax, g), { rtol: 1e-6, atol: 1e-6 }, `tie dx [${shape}]`);
+      }
+    }
+  });
+
+  it('backward matches finite differences (reference and GPU)', async () => {
+    const rng = new Rng(23);
+    for (const [shape, opts] of [
+      [[1, 2, 4, 5], { kernel: 2 }],
+      [[1, 1, 5, 5], { kernel: 3, stride: 1, padding: 1 }],
+      [[2, 1, 4, 3], { kernel: [2, 1], stride: [2, 1] }],
+    ] as Case[]) {
+      const g = poolGeometry('test', shape, opts);
+      const n = shape.reduce((a, b) => a * b, 1);
+      // Distinct values at least 1e-3 apart, far beyond the finite-difference step.
+      const perm = Array.from({ length: n }, (_, i) => i);
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(rng.uniform(0, i + 1));
+        [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+      }
+      const x = asF32(perm.map((v) => v * 0.01 - 0.3));
+      const dy = asF32(randomArray(rng, g.n * g.c * g.ho * g.wo));
+      const fd = finiteDiff((xx) => dot(maxPool2dRef(xx, g).y, dy), Float64Array.from(x));
+      const ref = maxPool2dRef(x, g);
+      assertClose(maxPool2dBackwardRef(dy, ref.argmax, g), fd, { rtol: 1e-6, atol: 1e-7 }, `ref dx vs fd [${shape}]`);
+      const got = await runBoth(x, shape, opts, dy);
+      assertClose(got.dx, fd, { rtol: 1e-4, atol: 1e-5 }, `gpu dx vs fd [${shape}]`);
+    }
+  });
+
+  it('propagates NaN (the last NaN of a window wins) and handles -inf, without hanging', async () => {
+    const shape = [1, 1, 4, 4];
+    const x = Float64Array.from({ length: 16 }, (_, i) => i * 0.1);
+    x[0] = NaN; // window (0,0): NaN at its first element
+    x[6] = NaN; // window (0,1): two NaNs, the last (index 7) wins
+    x[7] = NaN;
+    for (const i of [8, 9, 12, 13]) x[i] = -Infinity; // window (1,0): all -inf
+    const dy = Float64Array.from([1, 2, 3, 4]);
+    const got = await runBoth(x, shape, { kernel: 2 }, dy);
+    const g = poolGeometry('test', shape, { kernel: 2 });
+    const ref = maxPool2dRef(x, g);
+    expect(Number.isNaN(got.y[0]!)).toBe(true);
+    expect(Number.isNaN(got.y[1]!)).toBe(true);
+    expect(got.y[2]).toBe(-Infinity);
+    assertClose(got.argmax, ref.argmax, { rtol: 0, atol: 0 }, 'NaN argmax');
+    expect(Array.from(got.argmax)).toEqual([0, 7, 8, 15]);
+    assertClose(got.dx, maxPool2dBackwardRef(dy, ref.argmax, g), TOL, 'NaN dx');
+    // A NaN upstream gradient reaches only its argmax position.
+    const got2 = await runBoth(Float64Array.from({ length: 16 }, (_, i) => i), shape, { kernel: 2 }, Float64Array.from([NaN, 1, 1, 1]));
+    expect(Number.isNaN(got2.dx[5]!)).toBe(true);
+    expect(got2.dx.filter((v) => Number.isNaN(v)).length).toBe(1);
+  });
+
+  it('rejects hostile inputs before any dispatch', () => {
+    const before = rt.stats().dispatches;
+    const x = rt.zeros([1, 2, 4, 4]);
+    const bad: Array<[() => unknown, RegExp]> = [
+      [() => maxPool2d(rt, rt.zeros([2, 4, 4]), { kernel: 2 }), /max_pool2d: expected x of rank 4/],
+      [() => maxPool2d(rt, rt.zeros([1, 1, 4, 4], 'i32'), { kernel: 2 }), /max_pool2d: expected x of dtype f32/],
+      [() => maxPool2d(rt, rt.zeros([1, 0, 4, 4]), { kernel: 2 }), /max_pool2d: expected x with at least one element/],
+      [() => maxPool2d(rt, x, { kernel: 0 }), /max_pool2d: expected kernel of positive integers/],
+      [() => maxPool2d(rt, x, { kernel: [2, -1] }), /max_pool2d: expected kernel of positive integers/],
+      [() => maxPool2d(rt, x, { kernel: 2, stride: 0 }), /max_pool2d: expected stride of positive integers/],
+      [() => maxPool2d(rt, x, { kernel: 1.5 }), /max_pool2d: expected kernel of positive integers/],
+      [() => maxPool2d(rt, x, { kernel: 2, padding: -1 }), /max_pool2d: expected padding of non-negative integers/],
+      [() => maxPool2d(rt, x, { kernel: 2, padding: 2 }), /max_pool2d: expected padding at most half the kernel/],
+      [() => maxPool2d(rt, x, { kernel: 5 }), /max_pool2d: expected a padded input .* at least the kernel/],
+      [() => maxPool2d(rt, x, { kernel: [1, 7], padding: [0, 1] }), /max_pool2d: expected a padded input/],
+      [() => maxPool2dBackward(rt, rt.zeros([1, 2, 2, 2]), rt.zeros([1, 2, 2, 2], 'i32'), [1, 2, 4], { kernel: 2 }), /max_pool2d_backward: expected inputShape of rank 4/],
+      [() => maxPool2dBackward(rt, rt.zeros([1, 2, 2, 2]), rt.zeros([1, 2, 2, 2], 'i32'), [1, 2, 0, 4], { kernel: 2 }), /max_pool2d_backward: expected inputShape dimensions of positive integers/],
+      [() => maxPool2dBackward(rt, rt.zeros([1, 2, 2, 3]), rt.zeros([1, 2, 2, 2], 'i32'), [1, 2, 4, 4], { kernel: 2 }), /max_pool2d_backward: expected dy of shape \[1, 2, 2, 2\]/],
+      [() => maxPool2dBackward(rt, rt.zeros([1, 2, 2, 2]), rt.zeros([1, 2, 2, 2]), [1, 2, 4, 4], { kernel: 2 }), /max_pool2d_backward: expected argmax of dtype i32/],
+      [() => maxPool2dBackward(rt, rt.zeros([1, 2, 2, 2]), rt.zeros([2, 2, 2], 'i32'), [1, 2, 4, 4], { kernel: 2 }), /max_pool2d_backward: expected argmax of shape/],
+      [() => maxPool2dBackward(rt, rt.zeros([1, 2, 2, 2], 'i32'), rt.zeros([1, 2, 2, 2], 'i32'), [1, 2, 4, 4], { kernel: 2 }), /max_pool2d_backward: expected dy of dtype f32/],
+    ];
+    bad.forEach(([f, re], i) => {
+      expect(f, `hostile case ${i}`).toThrow(OpInputError);
+      expect(f, `hostile case ${i}`).toThrow(re);
+    });
+    expect(rt.stats().dispatches).toBe(before);
+  });
+
+  it('a disposed input is rejected', () => {
+    const x = rt.zeros([1, 1, 2, 2]);
+    x.dispose();
+    expect(() => maxPool2d(rt, x, { kernel: 2 })).toThrow(OpInputError);
+  });
+
+  for (const name of ['max_pool2d_dev_0.json', 'max_pool2d_dev_1.json', 'max_pool2d_dev_2.json']) {
+    it(`golden ${name}`, async () => {
+      const path = join(goldenDir, name);
+      expect(existsSync(path), `missing golden case ${path}`).toBe(true);
+      const r = await runCase(rt, loadCase(path), { max_pool2d: maxPool2dGolden });
+      expect(r.ok, r.message).toBe(true);
+    });
+  }
+});

@@ -1,0 +1,118 @@
+import { OpInputError, type Runtime, type Tensor } from '@crnn/core';
+import { expectDType, expectNonEmpty, expectNonNegativeInts, expectPositiveInts, expectRank, expectShape, pair } from '../validate.js';
+import forwardSrc from './max-pool2d-forward.wgsl.js';
+import backwardSrc from './max-pool2d-backward.wgsl.js';
+
+// 64 invocations per workgroup, each OPT outputs (or windows) of a row: the index
+// divisions are shared by OPT outputs, which matters on CPU drivers.
+const WG = 64;
+const OPT = 4;
+
+export interface MaxPool2dOptions {
+  /** Window [kh, kw] (or one number for both). */
+  kernel: number | readonly [number, number];
+  /** Step [sh, sw]; defaults to the kernel (PyTorch's `stride=None`). */
+  stride?: number | readonly [number, number];
+  /** Implicit -inf padding [ph, pw] on both sides of each axis, at most half the kernel. Default 0. */
+  padding?: number | readonly [number, number];
+}
+
+/** The resolved window geometry of a max pooling (floor mode, no dilation). */
+export interface PoolGeometry {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  ho: number;
+  wo: number;
+}
+
+/**
+ * Checks the options against an input shape [N, C, H, W] and returns the geometry; throws
+ * OpInputError naming `op` for anything PyTorch would reject.
+ */
+export function poolGeometry(op: string, shape: readonly number[], o: MaxPool2dOptions, name = 'x'): PoolGeometry {
+  if (!Array.isArray(shape) || shape.length !== 4) {
+    throw new OpInputError(op, `${name} of rank 4 [N, C, H, W]`, `shape [${Array.isArray(shape) ? shape.join(', ') : String(shape)}]`);
+  }
+  expectPositiveInts(op, `${name} dimensions`, shape);
+  if (o === null || typeof o !== 'object' || o.kernel === undefined) throw new OpInputError(op, 'options with a kernel', String(o));
+  const [kh, kw] = pair(o.kernel);
+  const [sh, sw] = pair(o.stride ?? o.kernel);
+  const [ph, pw] = pair(o.padding ?? 0);
+  expectPositiveInts(op, 'kernel', [kh, kw]);
+  expectPositiveInts(op, 'stride', [sh, sw]);
+  expectNonNegativeInts(op, 'padding', [ph, pw]);
+  if (2 * ph > kh || 2 * pw > kw) {
+    throw new OpInputError(op, `padding at most half the kernel [${kh}, ${kw}]`, `[${ph}, ${pw}]`);
+  }
+  const [n, c, h, w] = shape as [number, number, number, number];
+  const ho = Math.floor((h + 2 * ph - kh) / sh) + 1;
+  const wo = Math.floor((w + 2 * pw - kw) / sw) + 1;
+  if (h + 2 * ph < kh || w + 2 * pw < kw) {
+    throw new OpInputError(op, `a padded input [${h + 2 * ph}, ${w + 2 * pw}] at least the kernel [${kh}, ${kw}]`, `${name} of shape [${shape.join(', ')}]`);
+  }
+  return { n, c, h, w, kh, kw, sh, sw, ph, pw, ho, wo };
+}
+
+const blocks = (g: PoolGeometry) => Math.ceil(g.wo / OPT);
+const geomParams = (g: PoolGeometry, total: number) => [total, g.h, g.w, g.ho, g.wo, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, blocks(g)];
+
+/**
+ * Max pooling of x [N, C, H, W] (floor mode). Returns y [N, C, Ho, Wo] and, for the
+ * backward pass, argmax [N, C, Ho, Wo] (i32): the flat index ih * W + iw of each window's
+ * maximum within its input plane. A NaN in a window makes that output NaN.
+ */
+export function maxPool2d(rt: Runtime, x: Tensor, opts: MaxPool2dOptions): { y: Tensor; argmax: Tensor } {
+  const op = 'max_pool2d';
+  expectRank(op, 'x', x, 4);
+  expectDType(op, 'x', x, 'f32');
+  expectNonEmpty(op, 'x', x);
+  const g = poolGeometry(op, x.shape, opts);
+  if (g.h * g.w > 0x7fffffff) throw new OpInputError(op, 'a plane of at most 2^31 - 1 elements (i32 argmax)', `${g.h * g.w}`);
+  const outShape = [g.n, g.c, g.ho, g.wo];
+  const total = g.n * g.c * g.ho * blocks(g);
+  const y = rt.empty(outShape);
+  const argmax = rt.empty(outShape, 'i32');
+  rt.dispatch({
+    kernel: { name: 'max_pool2d_forward', code: forwardSrc, constants: { WG, OPT } },
+    params: geomParams(g, total),
+    bindings: [x, y, argmax],
+    workgroups: rt.grid(total, WG),
+  });
+  return { y, argmax };
+}
+
+/**
+ * dx [N, C, H, W] of max pooling: dy [N, C, Ho, Wo] goes to the positions argmax names,
+ * summed where windows overlap. Deterministic, no atomics: each dx element has one writer
+ * (per window cell when windows do not overlap, else gathered per input element).
+ * `inputShape` and `opts` are those of the forward call.
+ */
+export function maxPool2dBackward(rt: Runtime, dy: Tensor, argmax: Tensor, inputShape: readonly number[], opts: MaxPool2dOptions): Tensor {
+  const op = 'max_pool2d_backward';
+  const g = poolGeometry(op, inputShape, opts, 'inputShape');
+  const outShape = [g.n, g.c, g.ho, g.wo];
+  expectShape(op, 'dy', dy, outShape);
+  expectDType(op, 'dy', dy, 'f32');
+  expectShape(op, 'argmax', argmax, outShape);
+  expectDType(op, 'argmax', argmax, 'i32');
+  // Non-overlapping windows: one writer per dx element from the window side ('cells');
+  // overlapping ones: gather per input element.
+  const cells = g.sh >= g.kh && g.sw >= g.kw;
+  const total = cells ? g.n * g.c * g.ho * blocks(g) : g.n * g.c * g.h * g.w;
+  const dx = rt.empty([g.n, g.c, g.h, g.w]);
+  rt.dispatch({
+    kernel: { name: 'max_pool2d_backward', code: backwardSrc, entryPoint: cells ? 'cells' : 'gather', constants: { WG, OPT } },
+    params: geomParams(g, total),
+    bindings: [dy, argmax, dx],
+    workgroups: rt.grid(total, WG),
+  });
+  return dx;
+}

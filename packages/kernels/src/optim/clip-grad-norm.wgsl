@@ -1,0 +1,158 @@
+// torch.nn.utils.clip_grad_norm_ (norm_type 2) over a list of gradient tensors without a
+// readback, in three entry points recorded in one command stream:
+//   partial (once per tensor): each workgroup reduces a grid-stride slice of one tensor to
+//           one accumulator, stored at slot `params.slot + workgroup_id` of `partials`;
+//   finish  (one workgroup):   merges all slots into the total norm and the clip factor,
+//           result = [norm, factor];
+//   scale   (once per tensor): g *= factor, read from result[1] on the GPU.
+// Each entry point declares its own bindings (the same numbers mean different buffers in
+// different entry points; layout 'auto' only sees the ones an entry point uses).
+//
+// The accumulator is LAPACK nrm2's scaled sum of squares, so that gradients up to the
+// float32 maximum give a finite norm (a plain float32 sum of squares overflows once the
+// norm passes ~1.8e19, where torch, accumulating in double on the CPU, still returns a
+// finite float) and tiny gradients do not underflow to a zero norm:
+//   finite values:      sum x^2 = s^2 * q, with s = max |x| seen and q >= 1 (q = 0 when s = 0)
+//   non-finite values:  bad = sum x^2 over them (+inf for an inf, NaN for a NaN), so that the
+//                       norm comes out inf or NaN exactly as torch's would.
+// norm = s * sqrt(q) + bad.
+override WG: u32 = 256;
+
+struct Params {
+  // partial, scale: elements of this tensor; finish: number of slots.
+  n: u32,
+  // partial: first slot of this tensor.
+  slot: u32,
+  max_norm: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+struct Acc {
+  s: f32,
+  q: f32,
+  bad: f32,
+}
+
+fn is_finite(x: f32) -> bool {
+  // On the bits: compilers may assume finite floats and fold isinf/isnan-style comparisons.
+  return (bitcast<u32>(x) & 0x7fffffffu) < 0x7f800000u;
+}
+
+fn is_nan(x: f32) -> bool {
+  return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn add_value(a: Acc, x: f32) -> Acc {
+  var r = a;
+  if (!is_finite(x)) {
+    r.bad = r.bad + x * x;
+    return r;
+  }
+  let ax = abs(x);
+  if (ax > r.s) {
+    // New maximum: rescale the sum so far from s^2 to ax^2 units (0 when s was 0).
+    let t = r.s / ax;
+    r.q = 1.0 + r.q * t * t;
+    r.s = ax;
+  } else if (ax > 0.0) {
+    let t = ax / r.s;
+    r.q = r.q + t * t;
+  }
+  return r;
+}
+
+fn merge(a: Acc, b: Acc) -> Acc {
+  // Express the smaller-scale sum in the larger scale's units; s is finite and >= 0.
+  var hi = a;
+  var lo = b;
+  if (b.s > a.s) { hi = b; lo = a; }
+  var q = hi.q;
+  if (lo.s > 0.0) {
+    let t = lo.s / hi.s;
+    q = q + lo.q * t * t;
+  }
+  return Acc(hi.s, q, a.bad + b.bad);
+}
+
+var<workgroup> sh_s: array<f32, WG>;
+var<workgroup> sh_q: array<f32, WG>;
+var<workgroup> sh_b: array<f32, WG>;
+
+// Tree reduction of the workgroup's WG accumulators into slot 0. The barrier after the
+// store and after every halving makes each level's writes visible to the next level's reads.
+fn reduce_workgroup(lid: u32, mine: Acc) -> Acc {
+  sh_s[lid] = mine.s;
+  sh_q[lid] = mine.q;
+  sh_b[lid] = mine.bad;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+    if (lid < stride) {
+      let m = merge(Acc(sh_s[lid], sh_q[lid], sh_b[lid]), Acc(sh_s[lid + stride], sh_q[lid + stride], sh_b[lid + stride]));
+      sh_s[lid] = m.s;
+      sh_q[lid] = m.q;
+      sh_b[lid] = m.bad;
+    }
+    workgroupBarrier();
+  }
+  return Acc(sh_s[0], sh_q[0], sh_b[0]);
+}
+
+@group(0) @binding(1) var<storage, read> grad_in: array<f32>;
+// 3 floats per slot: s, q, bad.
+@group(0) @binding(2) var<storage, read_write> partials_out: array<f32>;
+
+@compute @workgroup_size(WG)
+fn partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+           @builtin(num_workgroups) nwg: vec3<u32>) {
+  // Workgroup w covers elements w*WG + lid, then strides by the whole grid (nwg.x * WG).
+  var a = Acc(0.0, 0.0, 0.0);
+  for (var i = wid.x * WG + lid.x; i < params.n; i += nwg.x * WG) {
+    a = add_value(a, grad_in[i]);
+  }
+  let r = reduce_workgroup(lid.x, a);
+  if (lid.x == 0u) {
+    let o = (params.slot + wid.x) * 3u;
+    partials_out[o] = r.s;
+    partials_out[o + 1u] = r.q;
+    partials_out[o + 2u] = r.bad;
+  }
+}
+
+@group(0) @binding(1) var<storage, read> partials_in: array<f32>;
+// [norm, factor]
+@group(0) @binding(2) var<storage, read_write> result_out: array<f32>;
+
+@compute @workgroup_size(WG)
+fn finish(@builtin(local_invocation_id) lid: vec3<u32>) {
+  var a = Acc(0.0, 0.0, 0.0);
+  for (var k = lid.x; k < params.n; k += WG) {
+    a = merge(a, Acc(partials_in[k * 3u], partials_in[k * 3u + 1u], partials_in[k * 3u + 2u]));
+  }
+  let r = reduce_workgroup(lid.x, a);
+  if (lid.x == 0u) {
+    let norm = r.s * sqrt(r.q) + r.bad;
+    // torch 1.13: clip_coef = max_norm / (norm + 1e-6), which Tensor.__rtruediv__ evaluates
+    // as reciprocal(norm + 1e-6) * max_norm; then clamp(max=1), which keeps a NaN (WGSL's
+    // min need not). A factor of exactly 1 leaves the gradients untouched.
+    let coef = (1.0 / (norm + 1e-6)) * params.max_norm;
+    var f = min(coef, 1.0);
+    if (is_nan(coef)) { f = coef; }
+    result_out[0] = norm;
+    result_out[1] = f;
+  }
+}
+
+@group(0) @binding(1) var<storage, read_write> grad_io: array<f32>;
+@group(0) @binding(2) var<storage, read> result_in: array<f32>;
+
+@compute @workgroup_size(WG)
+fn scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // i = gid.x + gid.y * nwg.x * WG: Runtime.grid folds large counts into 2-D.
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.n) { return; }
+  let f = result_in[1];
+  // Below max_norm the factor is exactly 1: skip the write (x * 1 == x anyway).
+  if (f == 1.0) { return; }
+  grad_io[i] = grad_io[i] * f;
+}

@@ -1,0 +1,487 @@
+/**
+ * Optimizers with PyTorch 1.13's update rules (torch.optim.SGD, Adam, Adadelta), each step a
+ * GPU kernel over every parameter tensor, plus the global gradient-norm clip.
+ *
+ * One dispatch per parameter tensor: parameters are separate tensors owned by their layers,
+ * so a fused flat-buffer step would need every model to allocate its parameters (and
+ * gradients, and the state) as 256-byte-aligned views of one buffer. The CRNN has ~36
+ * parameter tensors, so a step is ~36 small dispatches in one submit, which costs far less
+ * than the memory traffic of the update itself; the kernels also work unchanged on views of
+ * a flat buffer should a model allocate them that way.
+ *
+ * State tensors are created lazily on the first step (zero-filled on the GPU; SGD's momentum
+ * buffer is written by the first step itself, as torch clones the gradient into it) and are
+ * keyed by the position of the parameter in the list, so every step must pass the same list
+ * in the same order.
+ */
+import { f32, OpInputError, type Runtime, type Tensor } from '@crnn/core';
+import { expectDType } from '../validate.js';
+import sgdSrc from './sgd.wgsl.js';
+import adamSrc from './adam.wgsl.js';
+import adadeltaSrc from './adadelta.wgsl.js';
+
+export { clipGradNorm } from './clip-grad-norm.js';
+
+const WG = 256;
+
+export type OptimizerKind = 'sgd' | 'adam' | 'adadelta';
+
+/** One state tensor of one parameter, as torch names it (`exp_avg`, `momentum_buffer`, ...). */
+export interface StateTensorDesc {
+  /** Index of the parameter in the list passed to `step`. */
+  param: number;
+  name: string;
+  shape: number[];
+  /** The live state tensor (not a copy): read it with `rt.readMany` before the next step. */
+  tensor: Tensor;
+}
+
+/**
+ * What a checkpoint needs to continue training: the kind, the step count, the
+ * hyperparameters (torch's param_group: lr, betas, ...) and every state tensor.
+ */
+export interface OptimizerStateDict {
+  kind: OptimizerKind;
+  step: number;
+  hyper: Record<string, number | boolean>;
+  tensors: StateTensorDesc[];
+}
+
+/** A state tensor to restore, from host data (a checkpoint) or from a GPU tensor (copied). */
+export interface StateTensorInput {
+  param: number;
+  name: string;
+  shape: readonly number[];
+  data?: ArrayLike<number>;
+  tensor?: Tensor;
+}
+
+export interface OptimizerStateInput {
+  kind: OptimizerKind;
+  step: number;
+  hyper?: Record<string, number | boolean>;
+  tensors: readonly StateTensorInput[];
+}
+
+const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+function overlaps(a: Tensor, b: Tensor): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+function expectNumber(op: string, name: string, v: number, ok: (v: number) => boolean, what: string): void {
+  if (typeof v !== 'number' || !ok(v)) throw new OpInputError(op, `${name} ${what}`, String(v));
+}
+
+/** Shared machinery: validation, lazy state, step count, state dicts. */
+export abstract class Optimizer {
+  abstract readonly kind: OptimizerKind;
+  /** The learning rate of the next step; change it between steps for a schedule. */
+  lr: number;
+  /** Steps taken (torch's `state['step']`), the `t` of Adam's bias corrections. */
+  stepCount = 0;
+  /** state[i][name]: the state tensors of parameter i, or null before the first step. */
+  protected state: Array<Record<string, Tensor>> | null = null;
+
+  protected constructor(lr: number) {
+    this.lr = lr;
+  }
+
+  /** Kernel and error name: `adam_step`. */
+  get op(): string {
+    return `${this.kind}_step`;
+  }
+
+  /** Names of the state tensors each parameter has (torch's names). */
+  protected abstract stateNames(): string[];
+  /** Names that start as zeros; the others are written by the first step. */
+  protected zeroInitNames(): string[] {
+    return this.stateNames();
+  }
+  protected abstract hyper(): Record<string, number | boolean>;
+  protected abstract setHyper(h: Record<string, number | boolean>): void;
+  protected abstract validateHyper(op: string): void;
+  protected abstract dispatchOne(rt: Runtime, i: number, p: Tensor, g: Tensor, s: Record<string, Tensor>, first: boolean): void;
+
+  /**
+   * Records one update of every parameter from its gradient (no readback, no submit).
+   * Throws OpInputError naming the op and the index before anything is recorded when the
+   * lists differ in length, a shape or dtype differs, or the list no longer matches the state.
+   * NaN or inf gradients propagate into the parameters, as in torch (the trainer skips such
+   * steps using `clipGradNorm`'s norm).
+   */
+  step(rt: Runtime, params: readonly Tensor[], grads: readonly Tensor[]): void {
+    const op = this.op;
+    this.validateHyper(op);
+    this.validate(op, params, grads);
+    const first = this.state === null;
+    const state = this.state ?? params.map(() => ({}) as Record<string, Tensor>);
+    if (first) {
+      const zero = new Set(this.zeroInitNames());
+      params.forEach((p, i) => {
+        for (const name of this.stateNames()) state[i]![name] = zero.has(name) ? rt.zeros(p.shape) : rt.empty(p.shape);
+      });
+      this.state = state;
+    }
+    this.stepCount++;
+    params.forEach((p, i) => this.dispatchOne(rt, i, p, grads[i]!, state[i]!, first));
+  }
+
+  private validate(op: string, params: readonly Tensor[], grads: readonly Tensor[]): void {
+    if (params.length === 0) throw new OpInputError(op, 'at least one parameter', 'an empty list');
+    if (grads.length !== params.length) {
+      throw new OpInputError(op, `one gradient per parameter (${params.length})`, `${grads.length} gradients`);
+    }
+    if (this.state && this.state.length !== params.length) {
+      throw new OpInputError(op, `the ${this.state.length} parameters of the previous steps`, `${params.length} parameters`);
+    }
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i]!;
+      const g = grads[i]!;
+      p.assertAlive(`${op} params[${i}]`);
+      g.assertAlive(`${op} grads[${i}]`);
+      expectDType(op, `params[${i}]`, p, 'f32');
+      expectDType(op, `grads[${i}]`, g, 'f32');
+      if (!sameShape(p.shape, g.shape)) {
+        throw new OpInputError(op, `grads[${i}] of the shape of params[${i}], ${fmt(p.shape)}`, fmt(g.shape));
+      }
+      if (overlaps(p, g)) throw new OpInputError(op, `grads[${i}] in memory apart from params[${i}]`, 'overlapping tensors');
+      for (let j = 0; j < i; j++) {
+        if (overlaps(p, params[j]!)) throw new OpInputError(op, `distinct parameters`, `params[${i}] overlapping params[${j}]`);
+      }
+      const s = this.state?.[i];
+      if (s) {
+        const any = Object.values(s)[0];
+        if (any && !sameShape(any.shape, p.shape)) {
+          throw new OpInputError(op, `params[${i}] of shape ${fmt(any.shape)} as in the previous steps`, fmt(p.shape));
+        }
+      }
+    }
+  }
+
+  /** Host-side descriptors of the state (live tensors, not copies) plus step and hyperparameters. */
+  stateDict(): OptimizerStateDict {
+    const tensors: StateTensorDesc[] = [];
+    this.state?.forEach((s, param) => {
+      for (const name of this.stateNames()) {
+        const t = s[name]!;
+        tensors.push({ param, name, shape: [...t.shape], tensor: t });
+      }
+    });
+    return { kind: this.kind, step: this.stepCount, hyper: this.hyper(), tensors };
+  }
+
+  /**
+   * Restores a state dict: copies every state tensor into fresh tensors (from host `data` or
+   * a GPU `tensor`), the step count and the hyperparameters. Every (param, name) pair of
+   * parameters 0..P-1 must be present. Validates everything before touching the optimizer.
+   */
+  loadStateDict(rt: Runtime, d: OptimizerStateInput): void {
+    const op = `${this.kind}_load_state_dict`;
+    const oldHyper = this.hyper();
+    const oldState = this.state;
+    let byKey: Map<string, StateTensorInput>;
+    let count: number;
+    try {
+      // Check against the restored hyperparameters (amsgrad or momentum decide the names)
+      // with no state in the way; on any error put everything back as it was.
+      this.state = null;
+      if (d.hyper) this.setHyper({ ...oldHyper, ...d.hyper });
+      this.validateHyper(op);
+      ({ byKey, count } = this.checkStateInput(op, d));
+    } catch (e) {
+      this.setHyper(oldHyper);
+      this.state = oldState;
+      throw e;
+    }
+    this.state = oldState;
+    this.disposeState();
+    this.stepCount = d.step;
+    if (count === 0) return; // no state yet (step 0, or SGD without momentum)
+    const state: Array<Record<string, Tensor>> = [];
+    for (let i = 0; i < count; i++) {
+      const s: Record<string, Tensor> = {};
+      for (const name of this.stateNames()) {
+        const e = byKey.get(`${i}/${name}`)!;
+        if (e.tensor) {
+          s[name] = rt.empty(e.shape);
+          rt.copy(e.tensor, s[name]);
+        } else {
+          s[name] = rt.upload(e.data!, e.shape);
+        }
+      }
+      state.push(s);
+    }
+    this.state = state;
+  }
+
+  private checkStateInput(op: string, d: OptimizerStateInput): { byKey: Map<string, StateTensorInput>; count: number } {
+    if (d.kind !== this.kind) throw new OpInputError(op, `a '${this.kind}' state dict`, `'${d.kind}'`);
+    expectNumber(op, 'step', d.step, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
+    const names = this.stateNames();
+    const byKey = new Map<string, StateTensorInput>();
+    let count = 0;
+    for (const e of d.tensors) {
+      if (!names.includes(e.name)) throw new OpInputError(op, `state names ${names.join(', ') || '(none)'}`, `'${e.name}'`);
+      if (!Number.isInteger(e.param) || e.param < 0) throw new OpInputError(op, 'parameter indices >= 0', String(e.param));
+      const key = `${e.param}/${e.name}`;
+      if (byKey.has(key)) throw new OpInputError(op, 'one tensor per parameter and name', `two for ${key}`);
+      byKey.set(key, e);
+      count = Math.max(count, e.param + 1);
+      if (e.shape.some((s) => !Number.isInteger(s) || s < 0)) throw new OpInputError(op, `${key} with a shape of non-negative integers`, fmt(e.shape));
+      const n = e.shape.reduce((a, b) => a * b, 1);
+      if (e.tensor) {
+        e.tensor.assertAlive(op);
+        if (e.tensor.dtype !== 'f32' || e.tensor.size !== n) {
+          throw new OpInputError(op, `${key} as an f32 tensor of ${n} elements`, `${e.tensor.dtype} of ${e.tensor.size}`);
+        }
+      } else if (!e.data || e.data.length !== n) {
+        throw new OpInputError(op, `${key} with ${n} values for shape ${fmt(e.shape)}`, e.data ? `${e.data.length} values` : 'no data');
+      }
+    }
+    for (let i = 0; i < count; i++) {
+      const s0 = byKey.get(`${i}/${names[0]!}`);
+      for (const name of names) {
+        const e = byKey.get(`${i}/${name}`);
+        if (!e || !s0) throw new OpInputError(op, `state '${name}' of parameter ${i}`, 'none');
+        if (!sameShape(e.shape, s0.shape)) throw new OpInputError(op, `the state of parameter ${i} of one shape`, `${fmt(s0.shape)} and ${fmt(e.shape)}`);
+      }
+    }
+    if (d.step > 0 && names.length > 0 && count === 0) throw new OpInputError(op, `state tensors for step ${d.step}`, 'none');
+    return { byKey, count };
+  }
+
+  private disposeState(): void {
+    for (const s of this.state ?? []) for (const t of Object.values(s)) t.dispose();
+    this.state = null;
+  }
+
+  /** Frees the state tensors; the optimizer starts over (step 0) if used again. */
+  dispose(): void {
+    this.disposeState();
+    this.stepCount = 0;
+  }
+}
+
+// ---- SGD -----------------------------------------------------------------------------------
+
+export interface SgdOptions {
+  /** Required, as in torch 1.13. */
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+}
+
+/** torch.optim.SGD: momentum (buffer = gradient on the first step), dampening, nesterov, L2 weight decay. */
+export class Sgd extends Optimizer {
+  readonly kind = 'sgd' as const;
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  weightDecay: number;
+
+  constructor(o: SgdOptions) {
+    super(o.lr);
+    this.momentum = o.momentum ?? 0;
+    this.dampening = o.dampening ?? 0;
+    this.nesterov = o.nesterov ?? false;
+    this.weightDecay = o.weightDecay ?? 0;
+    this.validateHyper('sgd');
+  }
+
+  protected stateNames(): string[] {
+    return this.momentum !== 0 ? ['momentum_buffer'] : [];
+  }
+
+  protected override zeroInitNames(): string[] {
+    return []; // the first step writes buf = d
+  }
+
+  protected hyper(): Record<string, number | boolean> {
+    return { lr: this.lr, momentum: this.momentum, dampening: this.dampening, nesterov: this.nesterov, weight_decay: this.weightDecay };
+  }
+
+  protected setHyper(h: Record<string, number | boolean>): void {
+    this.lr = Number(h.lr);
+    this.momentum = Number(h.momentum);
+    this.dampening = Number(h.dampening);
+    this.nesterov = Boolean(h.nesterov);
+    this.weightDecay = Number(h.weight_decay);
+  }
+
+  protected validateHyper(op: string): void {
+    const finiteNonNeg = (v: number) => Number.isFinite(v) && v >= 0;
+    expectNumber(op, 'lr', this.lr, finiteNonNeg, 'finite and >= 0');
+    expectNumber(op, 'momentum', this.momentum, finiteNonNeg, 'finite and >= 0');
+    expectNumber(op, 'dampening', this.dampening, Number.isFinite, 'finite');
+    expectNumber(op, 'weight_decay', this.weightDecay, finiteNonNeg, 'finite and >= 0');
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+      throw new OpInputError(op, 'nesterov with momentum > 0 and dampening 0', `momentum ${this.momentum}, dampening ${this.dampening}`);
+    }
+    // The momentum buffer exists or not depending on momentum: it cannot change once created.
+    if (this.state && this.state.length > 0 && (this.momentum !== 0) !== 'momentum_buffer' in this.state[0]!) {
+      throw new OpInputError(op, 'momentum to stay zero or non-zero once the state exists', `momentum ${this.momentum}`);
+    }
+  }
+
+  protected dispatchOne(rt: Runtime, _i: number, p: Tensor, g: Tensor, s: Record<string, Tensor>, first: boolean): void {
+    const hasMomentum = this.momentum !== 0;
+    rt.dispatch({
+      kernel: { name: 'sgd_step', code: sgdSrc, constants: { WG, MOMENTUM: hasMomentum ? 1 : 0, NESTEROV: this.nesterov ? 1 : 0 } },
+      params: [p.size, first ? 1 : 0, f32(this.lr), f32(this.momentum), f32(1 - this.dampening), f32(this.weightDecay)],
+      bindings: [p, g, hasMomentum ? s.momentum_buffer! : rt.placeholder],
+      workgroups: rt.grid(p.size, WG),
+    });
+  }
+}
+
+// ---- Adam ----------------------------------------------------------------------------------
+
+export interface AdamOptions {
+  /** Default 1e-3. */
+  lr?: number;
+  /** Default [0.9, 0.999]. */
+  betas?: readonly [number, number];
+  /** Default 1e-8. */
+  eps?: number;
+  /** L2 penalty added to the gradient (torch.optim.Adam, not AdamW). Default 0. */
+  weightDecay?: number;
+  amsgrad?: boolean;
+}
+
+/** torch.optim.Adam with bias corrections from the step count, computed on the host in float64. */
+export class Adam extends Optimizer {
+  readonly kind = 'adam' as const;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  amsgrad: boolean;
+
+  constructor(o: AdamOptions = {}) {
+    super(o.lr ?? 1e-3);
+    this.beta1 = o.betas?.[0] ?? 0.9;
+    this.beta2 = o.betas?.[1] ?? 0.999;
+    this.eps = o.eps ?? 1e-8;
+    this.weightDecay = o.weightDecay ?? 0;
+    this.amsgrad = o.amsgrad ?? false;
+    this.validateHyper('adam');
+  }
+
+  protected stateNames(): string[] {
+    return this.amsgrad ? ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] : ['exp_avg', 'exp_avg_sq'];
+  }
+
+  protected hyper(): Record<string, number | boolean> {
+    return { lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weight_decay: this.weightDecay, amsgrad: this.amsgrad };
+  }
+
+  protected setHyper(h: Record<string, number | boolean>): void {
+    this.lr = Number(h.lr);
+    this.beta1 = Number(h.beta1);
+    this.beta2 = Number(h.beta2);
+    this.eps = Number(h.eps);
+    this.weightDecay = Number(h.weight_decay);
+    this.amsgrad = Boolean(h.amsgrad);
+  }
+
+  protected validateHyper(op: string): void {
+    const finiteNonNeg = (v: number) => Number.isFinite(v) && v >= 0;
+    const beta = (v: number) => v >= 0 && v < 1;
+    expectNumber(op, 'lr', this.lr, finiteNonNeg, 'finite and >= 0');
+    expectNumber(op, 'beta1', this.beta1, beta, 'in [0, 1)');
+    expectNumber(op, 'beta2', this.beta2, beta, 'in [0, 1)');
+    expectNumber(op, 'eps', this.eps, finiteNonNeg, 'finite and >= 0');
+    expectNumber(op, 'weight_decay', this.weightDecay, finiteNonNeg, 'finite and >= 0');
+    if (this.state && this.state.length > 0 && this.amsgrad !== 'max_exp_avg_sq' in this.state[0]!) {
+      throw new OpInputError(op, 'amsgrad unchanged once the state exists', `amsgrad ${this.amsgrad}`);
+    }
+  }
+
+  protected dispatchOne(rt: Runtime, _i: number, p: Tensor, g: Tensor, s: Record<string, Tensor>): void {
+    // torch: bias_correction1 = 1 - beta1 ** step, step_size = lr / bias_correction1,
+    // bias_correction2_sqrt = sqrt(1 - beta2 ** step), all Python floats (float64).
+    const t = this.stepCount;
+    const stepSize = this.lr / (1 - this.beta1 ** t);
+    const bc2Sqrt = Math.sqrt(1 - this.beta2 ** t);
+    rt.dispatch({
+      kernel: { name: 'adam_step', code: adamSrc, constants: { WG, AMSGRAD: this.amsgrad ? 1 : 0 } },
+      params: [
+        p.size,
+        f32(stepSize),
+        f32(bc2Sqrt),
+        f32(this.beta1),
+        f32(1 - this.beta1),
+        f32(this.beta2),
+        f32(1 - this.beta2),
+        f32(this.eps),
+        f32(this.weightDecay),
+      ],
+      bindings: [p, g, s.exp_avg!, s.exp_avg_sq!, this.amsgrad ? s.max_exp_avg_sq! : rt.placeholder],
+      workgroups: rt.grid(p.size, WG),
+    });
+  }
+}
+
+// ---- Adadelta ------------------------------------------------------------------------------
+
+export interface AdadeltaOptions {
+  /** Default 1.0. */
+  lr?: number;
+  /** Default 0.9. */
+  rho?: number;
+  /** Default 1e-6. */
+  eps?: number;
+  weightDecay?: number;
+}
+
+/** torch.optim.Adadelta. */
+export class Adadelta extends Optimizer {
+  readonly kind = 'adadelta' as const;
+  rho: number;
+  eps: number;
+  weightDecay: number;
+
+  constructor(o: AdadeltaOptions = {}) {
+    super(o.lr ?? 1.0);
+    this.rho = o.rho ?? 0.9;
+    this.eps = o.eps ?? 1e-6;
+    this.weightDecay = o.weightDecay ?? 0;
+    this.validateHyper('adadelta');
+  }
+
+  protected stateNames(): string[] {
+    return ['square_avg', 'acc_delta'];
+  }
+
+  protected hyper(): Record<string, number | boolean> {
+    return { lr: this.lr, rho: this.rho, eps: this.eps, weight_decay: this.weightDecay };
+  }
+
+  protected setHyper(h: Record<string, number | boolean>): void {
+    this.lr = Number(h.lr);
+    this.rho = Number(h.rho);
+    this.eps = Number(h.eps);
+    this.weightDecay = Number(h.weight_decay);
+  }
+
+  protected validateHyper(op: string): void {
+    const finiteNonNeg = (v: number) => Number.isFinite(v) && v >= 0;
+    expectNumber(op, 'lr', this.lr, finiteNonNeg, 'finite and >= 0');
+    expectNumber(op, 'rho', this.rho, (v) => v >= 0 && v <= 1, 'in [0, 1]');
+    expectNumber(op, 'eps', this.eps, finiteNonNeg, 'finite and >= 0');
+    expectNumber(op, 'weight_decay', this.weightDecay, finiteNonNeg, 'finite and >= 0');
+  }
+
+  protected dispatchOne(rt: Runtime, _i: number, p: Tensor, g: Tensor, s: Record<string, Tensor>): void {
+    rt.dispatch({
+      kernel: { name: 'adadelta_step', code: adadeltaSrc, constants: { WG } },
+      params: [p.size, f32(this.lr), f32(this.rho), f32(1 - this.rho), f32(this.eps), f32(this.weightDecay)],
+      bindings: [p, g, s.square_avg!, s.acc_delta!],
+      workgroups: rt.grid(p.size, WG),
+    });
+  }
+}
