@@ -120,6 +120,63 @@ describe('runtime', () => {
   });
 });
 
+describe('timed()', () => {
+  it('times the passes of fn() and runs them, across a clear that splits the pass', async () => {
+    const before = rt.upload([5, 6], [2]);
+    const pre = addScalarOp(before, 1); // recorded before timed(): must still run
+    const x = rt.upload(Float32Array.from({ length: 4096 }, (_, i) => i), [4096]);
+    let y: Tensor | null = null;
+    let z: Tensor | null = null;
+    const ns = await rt.timed(() => {
+      y = addScalarOp(x, 2);
+      z = rt.empty([4096]);
+      rt.fillZero(z); // ends the first pass: the bracket must span both
+      const w = addScalarOp(y, 3);
+      rt.copy(w, z);
+      w.dispose();
+    });
+    if (rt.canTime) {
+      expect(typeof ns).toBe('number');
+      expect(Number.isFinite(ns)).toBe(true);
+      expect(ns!).toBeGreaterThan(0);
+    } else {
+      expect(ns).toBeNull();
+    }
+    const [gotPre, gotY, gotZ] = await rt.readMany([pre, y!, z!]);
+    expect(Array.from(gotPre!)).toEqual([6, 7]);
+    for (let i = 0; i < 4096; i++) {
+      if (gotY![i] !== i + 2 || gotZ![i] !== i + 5) throw new Error(`index ${i}: got ${gotY![i]}, ${gotZ![i]}`);
+    }
+    for (const t of [before, pre, x, y!, z!]) t.dispose();
+  });
+
+  it('gives 0 for no dispatch and refuses to nest, staying usable', async () => {
+    expect(await rt.timed(() => undefined)).toBe(rt.canTime ? 0 : null);
+    if (rt.canTime) {
+      let inner: Promise<number | null> | null = null;
+      const outer = rt.timed(() => {
+        inner = rt.timed(() => undefined);
+      });
+      await expect(inner!).rejects.toThrow(/timed/);
+      await outer;
+    }
+    const x = rt.upload([1, 2], [2]);
+    const ns = await rt.timed(() => void addScalarOp(x, 1));
+    expect(ns === null || ns >= 0).toBe(true);
+    x.dispose();
+  });
+
+  it('releases the timer after fn() throws', async () => {
+    await expect(rt.timed(() => { throw new Error('boom'); })).rejects.toThrow('boom');
+    const x = rt.upload([1, 2], [2]);
+    let y: Tensor | null = null;
+    await rt.timed(() => { y = addScalarOp(x, 1); });
+    expect(Array.from(await rt.read(y!))).toEqual([2, 3]);
+    x.dispose();
+    y!.dispose();
+  });
+});
+
 describe('buffer pool', () => {
   it('reuses freed buffers by size class and counts it', () => {
     const c0 = rt.pool.counters;

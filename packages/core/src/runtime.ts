@@ -381,7 +381,22 @@ export class Runtime implements StorageOwner {
 
   private beginPass(): GPUComputePassEncoder {
     if (this.pass) return this.pass;
-    this.pass = this.recording().beginComputePass();
+    const enc = this.recording();
+    if (this.timing) {
+      // Inside timed(): the first pass writes the start stamp (query 0); every pass writes the
+      // end stamp (query 1). Passes run in order, so the last write is the end of the last
+      // pass and query 1 - query 0 spans all of fn()'s passes, however often copies or
+      // clears split them.
+      const timestampWrites: GPUComputePassTimestampWrites = {
+        querySet: this.timing.querySet,
+        ...(this.timing.passes === 0 ? { beginningOfPassWriteIndex: 0 } : {}),
+        endOfPassWriteIndex: 1,
+      };
+      this.timing.passes++;
+      this.pass = enc.beginComputePass({ timestampWrites });
+    } else {
+      this.pass = enc.beginComputePass();
+    }
     return this.pass;
   }
 
@@ -413,6 +428,77 @@ export class Runtime implements StorageOwner {
     this.encoder = null;
     this.epoch++;
     this.counts.submits++;
+  }
+
+  // ---- timing (benchmarks) ----------------------------------------------------------------
+
+  /** The open timed() bracket: passes begun since it opened write timestamps into querySet. */
+  private timing: { querySet: GPUQuerySet; passes: number } | null = null;
+  private timer: { querySet: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer } | null = null;
+  private timerBusy = false;
+
+  /** Whether `timed()` measures GPU time (the device has 'timestamp-query'). */
+  get canTime(): boolean {
+    return this.info.features.timestampQuery;
+  }
+
+  /**
+   * Records `fn()`'s dispatches in compute passes bracketed by timestamp writes, submits, and
+   * resolves to the GPU nanoseconds from the start of the first of those passes to the end of
+   * the last (copies and clears between them included). Resolves to 0 when fn() dispatched
+   * nothing, and to null on a device without 'timestamp-query' (then it only submits and
+   * waits). Work recorded before the call is submitted with it but outside the bracket.
+   * The work is submitted before timed() returns its promise (the promise only waits), so a
+   * caller may also time it with the queue's onSubmittedWorkDone. One timed() at a time: a nested or overlapping call throws. For benchmarks only: a
+   * normal step should never wait on the GPU like this.
+   */
+  async timed(fn: () => void): Promise<number | null> {
+    this.assertUsable();
+    if (this.timerBusy) throw new OpInputError('timed', 'no other timed() in flight', 'a nested or overlapping call');
+    if (!this.canTime) {
+      fn();
+      await this.sync();
+      return null;
+    }
+    this.timerBusy = true;
+    try {
+      this.timer ??= {
+        querySet: this.device.createQuerySet({ type: 'timestamp', count: 2, label: 'timed' }),
+        resolve: this.device.createBuffer({ size: 16, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC, label: 'timed-resolve' }),
+        read: this.device.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST, label: 'timed-read' }),
+      };
+      // Close a pass opened before the call so that its dispatches stay out of the bracket.
+      if (this.pass) this.endPass();
+      const timing = { querySet: this.timer.querySet, passes: 0 };
+      this.timing = timing;
+      try {
+        fn();
+      } finally {
+        this.timing = null;
+      }
+      if (timing.passes === 0) {
+        await this.sync();
+        return 0;
+      }
+      const enc = this.endPass();
+      enc.resolveQuerySet(this.timer.querySet, 0, 2, this.timer.resolve, 0);
+      enc.copyBufferToBuffer(this.timer.resolve, 0, this.timer.read, 0, 16);
+      this.flush();
+      const read = this.timer.read;
+      try {
+        await read.mapAsync(MapMode.READ, 0, 16);
+      } catch (e) {
+        this.assertUsable();
+        throw e;
+      }
+      const [t0, t1] = new BigUint64Array(read.getMappedRange(0, 16).slice(0));
+      read.unmap();
+      await this.checkErrors();
+      // Some drivers reset or wrap the counter between passes: never report a negative span.
+      return t1! > t0! ? Number(t1! - t0!) : 0;
+    } finally {
+      this.timerBusy = false;
+    }
   }
 
   /** Submits and waits until the GPU has finished; throws any pending error. */

@@ -11,3 +11,4 @@ export * from './attention/dot-attention.js';
 export * from './ctc/ctc.js';
 export * from './ctc/ctc-beam-search.js';
 export * from './optim/optim.js';
+export * from './permute/permute.js';

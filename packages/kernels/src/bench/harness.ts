@@ -1,0 +1,346 @@
+/**
+ * The benchmark machinery: times one BenchSpec on our runtime and, when a tfjs peer is
+ * loaded, the same operation in tfjs-backend-webgpu; formats the results as text or JSON.
+ *
+ * What one measured run is, on both sides:
+ *   wall  performance.now() from the call of run() (recording the dispatches, which is CPU
+ *         work that training pays too) to the queue's onSubmittedWorkDone after the submit.
+ *         No readback on either side. This is the headline `ms`.
+ *   gpu   ours only: GPU nanoseconds between timestamp writes bracketing run()'s compute
+ *         passes (`Runtime.timed`), where the adapter has 'timestamp-query'.
+ * Warm-up runs (pipeline compilation, buffer pool filling) are discarded; then runs repeat
+ * until both `minReps` runs and `budgetMs` have passed, or `maxReps` runs; the median is kept.
+ */
+import type { Runtime } from '@crnn/core';
+import type { BenchInstance, BenchSpec, PeerInstance, Tf } from './types.js';
+
+export interface BenchOptions {
+  /** Warm-up: at least one run, more while under this many ms (at most `warmupMaxReps`). */
+  warmupMs: number;
+  warmupMaxReps: number;
+  /** Measured runs: at least `minReps`, then until `budgetMs` has passed, at most `maxReps`. */
+  minReps: number;
+  maxReps: number;
+  budgetMs: number;
+}
+
+export const DEFAULT_OPTIONS: BenchOptions = { warmupMs: 300, warmupMaxReps: 3, minReps: 3, maxReps: 30, budgetMs: 1000 };
+
+/** A loaded tfjs with its WebGPU backend: what the harness needs to time a peer. */
+export interface PeerEnv {
+  /** Printed and reported as `peer`, e.g. 'tfjs-webgpu'. */
+  name: string;
+  tf: Tf;
+  /** Ends tfjs's open pass, submits its encoder, and waits for the queue to drain. */
+  flush(): Promise<void>;
+  /** Releases the peer's device. */
+  close(): void;
+}
+
+export interface Timing {
+  /** Median wall ms of the measured runs. */
+  ms: number;
+  /** Median GPU ms from timestamps; null where not measured. */
+  gpuMs: number | null;
+  reps: number;
+}
+
+export interface BenchResult {
+  kernel: string;
+  shape: string;
+  /** Headline: median wall ms per run (call of run() to onSubmittedWorkDone). */
+  ms: number | null;
+  /** Median GPU ms (timestamp queries); null where the adapter lacks them. */
+  gpu_ms: number | null;
+  gflops: number | null;
+  gbps: number | null;
+  reps: number;
+  peer: string | null;
+  peer_ms: number | null;
+  /** peer_ms / ms: above 1 means ours is faster. */
+  speedup: number | null;
+  /** Why ours failed (then ms is null). */
+  error?: string;
+  /** Why the peer failed (absent when it ran, or when there is no peer to run). */
+  peer_error?: string;
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+interface Sample {
+  wall: number;
+  gpu: number | null;
+}
+
+/** Warm-up, then repeats `once` adaptively; medians of what it measured. */
+export async function sample(once: () => Promise<Sample>, opts: BenchOptions): Promise<Timing> {
+  const w0 = performance.now();
+  let warm = 0;
+  do {
+    await once();
+    warm++;
+  } while (warm < opts.warmupMaxReps && performance.now() - w0 < opts.warmupMs);
+  const walls: number[] = [];
+  const gpus: number[] = [];
+  const t0 = performance.now();
+  while (walls.length < opts.maxReps && (walls.length < opts.minReps || performance.now() - t0 < opts.budgetMs)) {
+    const s = await once();
+    walls.push(s.wall);
+    if (s.gpu !== null) gpus.push(s.gpu);
+  }
+  return { ms: median(walls), gpuMs: gpus.length === walls.length && gpus.length > 0 ? median(gpus) : null, reps: walls.length };
+}
+
+/** Times one of our bench instances: wall and, where possible, timestamp GPU time. */
+export function timeOurs(rt: Runtime, inst: BenchInstance, opts: BenchOptions): Promise<Timing> {
+  return sample(async () => {
+    const t0 = performance.now();
+    // timed() records run() and submits before returning its promise, so the queue's
+    // onSubmittedWorkDone marks the end of exactly this work; the timestamp readback that
+    // timed() then maps stays out of the wall time.
+    const gpuNs = rt.timed(() => inst.run());
+    // A failed run() rejects gpuNs at once; it is awaited (and thrown) below, after the queue.
+    gpuNs.catch(() => undefined);
+    await rt.device.queue.onSubmittedWorkDone();
+    const wall = performance.now() - t0;
+    const ns = await gpuNs;
+    return { wall, gpu: ns === null ? null : ns / 1e6 };
+  }, opts);
+}
+
+/** Times one peer instance: wall from run() to the drained queue, outputs then disposed. */
+export function timePeer(env: PeerEnv, inst: PeerInstance, opts: BenchOptions): Promise<Timing> {
+  const tf = env.tf;
+  return sample(async () => {
+    const t0 = performance.now();
+    // tidy disposes the intermediates of run() (a gradient's temporaries) and keeps what it
+    // returns, which is disposed after the timing.
+    const out: unknown = tf.tidy(() => inst.run());
+    await env.flush();
+    const wall = performance.now() - t0;
+    tf.dispose(out);
+    return { wall, gpu: null };
+  }, opts);
+}
+
+const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
+
+/** Runs one spec on our side and, when `peer` is given and the spec has one, on tfjs. */
+export async function runBench(rt: Runtime, spec: BenchSpec, peer: PeerEnv | null, opts: BenchOptions = DEFAULT_OPTIONS): Promise<BenchResult> {
+  const r: BenchResult = {
+    kernel: spec.kernel,
+    shape: spec.shape,
+    ms: null,
+    gpu_ms: null,
+    gflops: null,
+    gbps: null,
+    reps: 0,
+    peer: null,
+    peer_ms: null,
+    speedup: null,
+  };
+  let inst: BenchInstance | null = null;
+  try {
+    inst = spec.setup(rt);
+    await rt.sync(); // uploads of setup() land before the clock starts
+    const t = await timeOurs(rt, inst, opts);
+    r.ms = t.ms;
+    r.gpu_ms = t.gpuMs;
+    r.reps = t.reps;
+    // Rates from the headline (wall) time, which is what training gets.
+    if (spec.flops !== undefined && t.ms > 0) r.gflops = spec.flops / (t.ms * 1e6);
+    if (spec.bytes !== undefined && t.ms > 0) r.gbps = spec.bytes / (t.ms * 1e6);
+  } catch (e) {
+    r.error = errText(e);
+    // Drop whatever the failed run left recorded so the next spec starts clean.
+    await rt.sync().catch(() => undefined);
+  } finally {
+    try {
+      inst?.dispose();
+    } catch {
+      /* a failed setup may leave nothing to dispose */
+    }
+  }
+  if (peer && spec.peer) {
+    let p: PeerInstance | null = null;
+    try {
+      p = spec.peer(peer.tf);
+      await peer.flush();
+      const t = await timePeer(peer, p, opts);
+      r.peer = peer.name;
+      r.peer_ms = t.ms;
+      if (r.ms !== null && r.ms > 0) r.speedup = t.ms / r.ms;
+    } catch (e) {
+      r.peer_error = errText(e);
+    } finally {
+      try {
+        p?.dispose();
+      } catch {
+        /* as above */
+      }
+    }
+  }
+  return r;
+}
+
+// ---- selection and output ----------------------------------------------------------------
+
+/**
+ * The specs of `modules` (src/bench/all.ts) whose kernel matches `filters`, in order. A module
+ * that fails to load is reported through `warn`, counted, and skipped.
+ */
+export async function loadSpecs(
+  modules: ReadonlyArray<readonly [string, () => Promise<{ benches: BenchSpec[] }>]>,
+  filters: readonly string[],
+  warn: (msg: string) => void,
+): Promise<{ specs: BenchSpec[]; failed: number }> {
+  const specs: BenchSpec[] = [];
+  let failed = 0;
+  for (const [op, load] of modules) {
+    try {
+      const mod = await load();
+      specs.push(...mod.benches.filter((s) => matchesFilter(s.kernel, filters)));
+    } catch (e) {
+      failed++;
+      warn(`bench: cannot load ${op}.bench.js: ${errText(e)}`);
+    }
+  }
+  return { specs, failed };
+}
+
+/**
+ * Whether a kernel name matches any of the filters: each is a case-insensitive regular
+ * expression (plain words are substrings), or a plain substring when it does not parse.
+ * No filter selects everything.
+ */
+export function matchesFilter(kernel: string, filters: readonly string[]): boolean {
+  if (filters.length === 0) return true;
+  return filters.some((f) => {
+    try {
+      return new RegExp(f, 'i').test(kernel);
+    } catch {
+      return kernel.toLowerCase().includes(f.toLowerCase());
+    }
+  });
+}
+
+const fix = (v: number | null, digits: number): string => (v === null || !Number.isFinite(v) ? '-' : v.toFixed(digits));
+
+/** Column header of the text output. */
+export function formatHeader(): string {
+  return [
+    'kernel'.padEnd(36),
+    'shape'.padEnd(44),
+    'ms'.padStart(10),
+    'gpu ms'.padStart(10),
+    'rate'.padStart(14),
+    'peer ms'.padStart(10),
+    'speed-up'.padStart(9),
+  ].join(' ');
+}
+
+/** One text line per bench: kernel, shape, ms, gpu ms, GFLOP/s or GB/s, peer ms, speed-up. */
+export function formatLine(r: BenchResult): string {
+  const rate = r.gflops !== null ? `${fix(r.gflops, 2)} GFLOP/s` : r.gbps !== null ? `${fix(r.gbps, 2)} GB/s` : '-';
+  const cols = [
+    r.kernel.padEnd(36),
+    r.shape.padEnd(44),
+    fix(r.ms, 3).padStart(10),
+    fix(r.gpu_ms, 3).padStart(10),
+    rate.padStart(14),
+    fix(r.peer_ms, 3).padStart(10),
+    (r.speedup === null ? '-' : `x${fix(r.speedup, 2)}`).padStart(9),
+  ];
+  let line = cols.join(' ');
+  if (r.error) line += `  ERROR: ${r.error}`;
+  if (r.peer_error) line += `  peer error: ${r.peer_error}`;
+  return line;
+}
+
+/** One JSON object per bench, the fields in a fixed order. */
+export function formatJson(r: BenchResult): string {
+  const o: Record<string, unknown> = {
+    kernel: r.kernel,
+    shape: r.shape,
+    ms: r.ms,
+    gflops: r.gflops,
+    peer: r.peer,
+    peer_ms: r.peer_ms,
+    speedup: r.speedup,
+    gbps: r.gbps,
+    gpu_ms: r.gpu_ms,
+    reps: r.reps,
+  };
+  if (r.error) o.error = r.error;
+  if (r.peer_error) o.peer_error = r.peer_error;
+  return JSON.stringify(o);
+}
+
+export interface CliArgs {
+  json: boolean;
+  peers: boolean;
+  list: boolean;
+  filters: string[];
+  opts: BenchOptions;
+  /** Whole-run bound: benches not started by then are skipped (reported on stderr). */
+  maxSeconds: number;
+}
+
+export const USAGE = `usage: npm run bench -- [filter ...] [--json] [--no-peer] [--list]
+                     [--time-ms=N] [--max-reps=N] [--min-reps=N] [--max-seconds=N]
+  filter          run only kernels whose name matches (case-insensitive regex or substring)
+  --json          one JSON object per line: kernel, shape, ms, gflops, peer, peer_ms, speedup, ...
+  --no-peer       do not load tfjs
+  --list          print the selected benches without running them
+  --time-ms=N     measuring budget per bench and side (default ${DEFAULT_OPTIONS.budgetMs})
+  --max-reps=N    at most N measured runs (default ${DEFAULT_OPTIONS.maxReps})
+  --min-reps=N    at least N measured runs (default ${DEFAULT_OPTIONS.minReps})
+  --max-seconds=N start no bench after N seconds (default 540)`;
+
+export function parseArgs(argv: readonly string[]): CliArgs {
+  const a: CliArgs = { json: false, peers: true, list: false, filters: [], opts: { ...DEFAULT_OPTIONS }, maxSeconds: 540 };
+  const num = (flag: string, v: string | undefined, min: number): number => {
+    const n = Number(v);
+    if (v === undefined || v === '' || !Number.isFinite(n) || n < min) throw new Error(`${flag} needs a number >= ${min}, got ${v ?? 'nothing'}\n${USAGE}`);
+    return n;
+  };
+  for (const arg of argv) {
+    const [flag, value] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    switch (flag) {
+      case '--json':
+        a.json = true;
+        break;
+      case '--no-peer':
+        a.peers = false;
+        break;
+      case '--list':
+        a.list = true;
+        break;
+      case '--time-ms':
+        a.opts.budgetMs = num(flag, value, 0);
+        break;
+      case '--max-reps':
+        a.opts.maxReps = Math.floor(num(flag, value, 1));
+        break;
+      case '--min-reps':
+        a.opts.minReps = Math.floor(num(flag, value, 1));
+        break;
+      case '--max-seconds':
+        a.maxSeconds = num(flag, value, 1);
+        break;
+      case '--help':
+      case '-h':
+        throw new Error(USAGE);
+      default:
+        if (flag.startsWith('-')) throw new Error(`unknown option ${arg}\n${USAGE}`);
+        a.filters.push(flag);
+    }
+  }
+  a.opts.minReps = Math.min(a.opts.minReps, a.opts.maxReps);
+  return a;
+}

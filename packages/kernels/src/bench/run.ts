@@ -1,0 +1,75 @@
+/**
+ * `npm run bench -- [filter ...] [--json] [--no-peer] ...` (see USAGE in harness.ts): times
+ * every BenchSpec of src/bench/all.ts on our runtime next to tfjs-backend-webgpu, and prints
+ * one line (or one JSON object) per bench. Diagnostics go to stderr, so that `--json` leaves
+ * stdout with JSON lines only (use `npm run -s bench -- --json` to drop npm's banner too).
+ */
+import { Runtime } from '@crnn/core';
+import { benchModules } from './all.js';
+import { formatHeader, formatJson, formatLine, loadSpecs, parseArgs, runBench, type CliArgs, type PeerEnv } from './harness.js';
+import { loadTfPeer } from './tfjs-peer.js';
+
+const note = (s: string): void => void process.stderr.write(`${s}\n`);
+
+async function main(args: CliArgs): Promise<number> {
+  const started = performance.now();
+  const { specs, failed } = await loadSpecs(benchModules, args.filters, note);
+  if (args.list) {
+    for (const s of specs) process.stdout.write(`${s.kernel}\t${s.shape}${s.peer ? '' : '\t(no peer)'}\n`);
+    return failed ? 1 : 0;
+  }
+  if (specs.length === 0) {
+    note(`bench: no bench matches ${args.filters.length ? args.filters.join(', ') : '(no filter)'}`);
+    return 1;
+  }
+  const rt = await Runtime.create();
+  const info = `adapter: ${rt.adapterName}; GPU time: ${rt.canTime ? 'timestamp queries' : 'none (no timestamp-query)'}`;
+  let peer: PeerEnv | null = null;
+  let peerInfo = 'peer: none (--no-peer)';
+  if (args.peers && specs.some((s) => s.peer)) {
+    try {
+      const p = await loadTfPeer();
+      peer = p;
+      peerInfo = `peer: ${p.description}`;
+    } catch (e) {
+      peerInfo = `peer: none: tfjs did not start: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+  const o = args.opts;
+  const method = `ms = median wall time per run (run() to onSubmittedWorkDone), after warm-up; ${o.minReps}-${o.maxReps} runs within ~${o.budgetMs} ms per side`;
+  const say = args.json ? note : (s: string) => void process.stdout.write(`${s}\n`);
+  say(info);
+  say(peerInfo);
+  say(method);
+  if (!args.json) say(formatHeader());
+  let errors = failed;
+  for (const spec of specs) {
+    if ((performance.now() - started) / 1000 > args.maxSeconds) {
+      note(`bench: --max-seconds=${args.maxSeconds} reached; skipped ${spec.kernel} ${spec.shape} and the rest`);
+      errors++;
+      break;
+    }
+    const r = await runBench(rt, spec, peer, o);
+    if (r.error) errors++;
+    process.stdout.write(`${args.json ? formatJson(r) : formatLine(r)}\n`);
+  }
+  say(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  peer?.close();
+  rt.destroy();
+  return errors ? 1 : 0;
+}
+
+let args: CliArgs;
+try {
+  args = parseArgs(process.argv.slice(2));
+} catch (e) {
+  note(e instanceof Error ? e.message : String(e));
+  process.exit(2);
+}
+main(args).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    note(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exit(1);
+  },
+);
