@@ -1,0 +1,87 @@
+/**
+ * The model zoo: every recognizer of the seed notebooks by name, with its default
+ * configuration (the notebook's) and a builder. `build` draws all initial weights from the
+ * given seed, so the same seed gives the same weights.
+ */
+import { OpInputError, Rng, type Runtime } from '@crnn/core';
+import { buildCrnn, buildCrnnCe, buildCrnnStrided, buildCrnnTiny, CaptchaKeras, CrnnWide, type Recognizer } from './crnn.js';
+
+export interface ModelHyper {
+  numClasses: number;
+  inChannels?: number;
+  height?: number;
+  width?: number;
+}
+
+export interface ZooEntry {
+  name: string;
+  /** Which notebook and module it reproduces. */
+  from: string;
+  description: string;
+  defaults: ModelHyper;
+  build(rt: Runtime, rng: Rng, h: ModelHyper): Recognizer;
+}
+
+export const ZOO: readonly ZooEntry[] = [
+  {
+    name: 'crnn',
+    from: '003_* CRNN',
+    description: 'CRNN paper VGG stack: 7 convs, BN after conv 5 and 6, 2-layer BiLSTM 256, 1x32xW, T = W/4 - 1',
+    defaults: { numClasses: 37, inChannels: 1, height: 32, width: 100 },
+    build: (rt, rng, h) => buildCrnn(rt, rng, h),
+  },
+  {
+    name: 'crnn-strided',
+    from: '003_* ModifiedCRNN',
+    description: 'strided convolutions instead of late pools, 1x32x176, T = 10',
+    defaults: { numClasses: 37, inChannels: 1, height: 32, width: 176 },
+    build: (rt, rng, h) => buildCrnnStrided(rt, rng, h),
+  },
+  {
+    name: 'crnn-ce',
+    from: '003_* CECRNN',
+    description: '1x32x128, 5 outputs, cross-entropy on fixed-length labels',
+    defaults: { numClasses: 37, inChannels: 1, height: 32, width: 128 },
+    build: (rt, rng, h) => buildCrnnCe(rt, rng, h),
+  },
+  {
+    name: 'crnn-wide',
+    from: '000_* CRNN (LSTM)',
+    description: '1x50x200; 9x9 conv 256, BN, pool 3, (4,3) conv 256, BN; Linear 3328->256; BiLSTM 1024',
+    defaults: { numClasses: 20, inChannels: 1, height: 50, width: 200 },
+    build: (rt, rng, h) => new CrnnWide(rt, rng, { ...h, kind: 'lstm' }),
+  },
+  {
+    name: 'crnn-wide-gru',
+    from: '000_* CRNN (GRU)',
+    description: 'as crnn-wide with a BiGRU 1024',
+    defaults: { numClasses: 20, inChannels: 1, height: 50, width: 200 },
+    build: (rt, rng, h) => new CrnnWide(rt, rng, { ...h, kind: 'gru' }),
+  },
+  {
+    name: 'captcha-keras',
+    from: '001_* Keras OCR model',
+    description: '2 conv blocks (32, 64), Dense 64, BiLSTM 128, BiLSTM 64, Dense C+1; 1x50x200',
+    defaults: { numClasses: 21, inChannels: 1, height: 50, width: 200 },
+    build: (rt, rng, h) => new CaptchaKeras(rt, rng, h),
+  },
+  {
+    name: 'crnn-tiny',
+    from: 'shared/golden crnn_tiny',
+    description: 'the golden-case CRNN: 1x8xW, 3 convs (4, 6, 8), BiLSTM 5; for tests',
+    defaults: { numClasses: 6, inChannels: 1, height: 8, width: 12 },
+    build: (rt, rng, h) => buildCrnnTiny(rt, rng, h),
+  },
+];
+
+export function zooEntry(name: string): ZooEntry {
+  const e = ZOO.find((z) => z.name === name);
+  if (!e) throw new OpInputError('models', `one of ${ZOO.map((z) => z.name).join(', ')}`, `'${name}'`);
+  return e;
+}
+
+/** Builds a zoo model with its defaults overridden by `h`, weights drawn from `seed`. */
+export function buildModel(rt: Runtime, name: string, h: Partial<ModelHyper> = {}, seed = 0): Recognizer {
+  const e = zooEntry(name);
+  return e.build(rt, new Rng(seed), { ...e.defaults, ...h });
+}
