@@ -15,6 +15,7 @@ export const benchModules: ReadonlyArray<readonly [op: string, load: () => Promi
   ['ctc', () => import('../ctc/ctc.bench.js')],
   ['elementwise', () => import('../elementwise/elementwise.bench.js')],
   ['embedding', () => import('../embedding/embedding.bench.js')],
+  ['matmul', () => import('../matmul/matmul.bench.js')],
   ['max-pool2d', () => import('../max-pool2d/max-pool2d.bench.js')],
   ['optim', () => import('../optim/optim.bench.js')],
   ['softmax', () => import('../softmax/softmax.bench.js')],

@@ -1,7 +1,29 @@
-import { OpInputError, type Runtime, type Tensor } from '@crnn/core';
+import { BufferUsage, OpInputError, Tensor, type Runtime } from '@crnn/core';
 import { sumAxes } from '../elementwise/elementwise.js';
 import { expectDType, expectRank, expectShape } from '../validate.js';
-import matmulSrc from './matmul.wgsl.js';
+import packSrc from './matmul-pack.wgsl.js';
+import swDirectSrc from './matmul-sw-direct.wgsl.js';
+import swWindowSrc from './matmul-sw-window.wgsl.js';
+import tiledSrc from './matmul-tiled.wgsl.js';
+import simpleSrc from './matmul.wgsl.js';
+
+/**
+ * Kernel variants:
+ * - `simple`: one output per invocation; the reference-quality kernel.
+ * - `tiled`: 64x64 tiles staged in workgroup memory, 4x4 outputs per thread: for real GPUs.
+ * - `sw-direct`: register-blocked 16x16 tile per 8-lane subgroup, operands shared across lanes
+ *   with subgroup broadcasts, read in place in any layout: for software (CPU) adapters.
+ * - `sw-window`: as sw-direct, but B is first packed transposed into a uniform buffer and read
+ *   one 64 KiB window per dispatch (uniform loads are gathers on lavapipe, storage loads go
+ *   lane by lane): the fastest on software adapters for all but small or batched products.
+ * - `auto` (default): `tiled` on GPUs; on software adapters with 8-wide (or wider) subgroups,
+ *   `sw-window` when it pays for its packing, else `sw-direct`.
+ */
+export type MatmulVariant = 'auto' | 'simple' | 'tiled' | 'sw-direct' | 'sw-window';
+/** A concrete kernel: a variant other than `auto`. */
+export type MatmulKernel = Exclude<MatmulVariant, 'auto'>;
+
+const VARIANTS: readonly MatmulVariant[] = ['auto', 'simple', 'tiled', 'sw-direct', 'sw-window'];
 
 export interface MatmulOptions {
   /** A is stored [K, M] (or [batch, K, M]). */
@@ -12,13 +34,49 @@ export interface MatmulOptions {
   bias?: Tensor;
   /** Accumulate into this tensor ([M, N] or [batch, M, N]) instead of a new one. */
   accumulate?: Tensor;
+  /** Force a kernel variant (tests, benchmarks); `auto` picks by adapter and shape. */
+  variant?: MatmulVariant;
 }
 
-/**
- * C = op(A) op(B) (+ bias). Rank 2 operands, or rank 3 [batch, ., .]; a rank-2 operand
- * next to a rank-3 one is broadcast over the batch.
- */
-export function matmul(rt: Runtime, a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
+/** A uniform binding of the windowed kernel: `array<vec4<f32>, 4096>`, 64 KiB. */
+const WINDOW_FLOATS = 16384;
+/** Output tile of the software kernels (rows x columns per 8-lane workgroup). */
+const SW_TILE = 16;
+const TILED_TILE = 64;
+const SIMPLE_TILE = 16;
+const PACK_WG = 64;
+
+/** True when the adapter runs the subgroup kernels correctly: subgroups of at least 8 lanes. */
+export function hasWideSubgroups(rt: Runtime): boolean {
+  if (!rt.device.features.has('subgroups')) return false;
+  const info = rt.device.adapterInfo as GPUAdapterInfo | undefined;
+  return (info?.subgroupMinSize ?? 0) >= 8;
+}
+
+/** The variants this adapter can run ('auto' excluded). */
+export function matmulVariants(rt: Runtime): MatmulKernel[] {
+  return hasWideSubgroups(rt) ? ['simple', 'tiled', 'sw-direct', 'sw-window'] : ['simple', 'tiled'];
+}
+
+interface Dims {
+  batch: number;
+  batchA: number;
+  batchB: number;
+  m: number;
+  n: number;
+  k: number;
+}
+
+
+interface Plan {
+  d: Dims;
+  outShape: number[];
+  variant: MatmulKernel;
+  window: WindowPlan | null;
+}
+
+/** Validates the operands (OpInputError naming the op, before any dispatch) and picks a kernel. */
+function plan(rt: Runtime, a: Tensor, b: Tensor, o: MatmulOptions): Plan {
   const op = 'matmul';
   expectRank(op, 'a', a, [2, 3]);
   expectRank(op, 'b', b, [2, 3]);
@@ -38,14 +96,85 @@ export function matmul(rt: Runtime, a: Tensor, b: Tensor, o: MatmulOptions = {})
     throw new OpInputError(op, `inner dimensions to agree (op(A) is [${m}, ${k}])`, `op(B) of [${kb}, ${n}]`);
   }
   const outShape = a.rank === 3 || b.rank === 3 ? [batch, m, n] : [m, n];
-  if (o.bias) expectShape(op, 'bias', o.bias, [n]);
-  if (o.accumulate) expectShape(op, 'accumulate', o.accumulate, outShape);
-  const c = o.accumulate ?? rt.empty(outShape);
-  const bindings = [a, b, c, o.bias ?? rt.placeholder];
+  if (o.bias) {
+    expectDType(op, 'bias', o.bias, 'f32');
+    expectShape(op, 'bias', o.bias, [n]);
+  }
+  if (o.accumulate) {
+    expectDType(op, 'accumulate', o.accumulate, 'f32');
+    expectShape(op, 'accumulate', o.accumulate, outShape);
+  }
+  const requested = o.variant ?? 'auto';
+  if (!VARIANTS.includes(requested)) {
+    throw new OpInputError(op, `variant one of ${VARIANTS.join(', ')}`, `'${String(requested)}'`);
+  }
+  const available = matmulVariants(rt);
+  if (requested !== 'auto' && !available.includes(requested as MatmulKernel)) {
+    throw new OpInputError(op, `variant '${requested}' to run on this adapter (it has ${available.join(', ')})`, rt.adapterName);
+  }
+  const d: Dims = { batch, batchA, batchB, m, n, k };
+  const window = windowPlan(rt, d);
+  let variant = requested === 'auto' ? chooseVariant(rt, d, window, o) : requested;
+  // The windowed kernel needs a shared B and K short enough for one column per window; where
+  // it cannot run it is the same computation as sw-direct.
+  if (variant === 'sw-window' && !window) variant = 'sw-direct';
+  return { d, outShape, variant, window };
+}
+
+/** The kernel variant `matmul` would run for these operands and options. */
+export function matmulVariantFor(rt: Runtime, a: Tensor, b: Tensor, o: MatmulOptions = {}): MatmulKernel {
+  return plan(rt, a, b, o).variant;
+}
+
+/**
+ * C = op(A) op(B) (+ bias). Rank 2 operands, or rank 3 [batch, ., .]; a rank-2 operand
+ * next to a rank-3 one is broadcast over the batch. Any of M, N, K may be 0 (K = 0 gives the
+ * bias, or zeros).
+ */
+export function matmul(rt: Runtime, a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
+  const p = plan(rt, a, b, o);
+  const c = o.accumulate ?? rt.empty(p.outShape);
+  if (p.d.m === 0 || p.d.n === 0 || p.d.batch === 0) return c;
+  if (p.variant === 'sw-window') windowed(rt, a, b, c, o, p.d, p.window!);
+  else direct(rt, p.variant, a, b, c, o, p.d);
+  return c;
+}
+
+/**
+ * The default variant: `tiled` on GPUs; on software adapters whichever of the two software
+ * kernels costs less by a model fitted on lavapipe, in units of one sw-direct multiply-add
+ * (~0.24 ns there): the windowed kernel does a multiply-add for ~0.6 of that, but first packs
+ * Bᵀ (and A when transposed or K % 4 != 0) at ~40 units per element when the pack transposes,
+ * ~14 when it only pads, ~2 for a plain copy, and pays ~150k units (~35 us) per extra dispatch.
+ */
+function chooseVariant(rt: Runtime, d: Dims, window: WindowPlan | null, o: MatmulOptions): MatmulKernel {
+  if (!rt.info.isSoftware || !hasWideSubgroups(rt)) return 'tiled';
+  if (!window) return 'sw-direct';
+  const rows = d.batch * d.m;
+  const macs = rows * d.n * d.k;
+  const copyB = !!o.transB && window.kp === d.k;
+  let extra = window.windows(d.n);
+  let cost = 0.6 * macs + d.n * window.kp * (copyB ? 2 : o.transB ? 14 : 40);
+  if (window.packA(o)) {
+    cost += rows * roundUp(d.k, 4) * (o.transA ? 40 : 14);
+    extra++;
+  }
+  cost += 150_000 * extra;
+  return cost < macs ? 'sw-window' : 'sw-direct';
+}
+
+function direct(rt: Runtime, variant: MatmulKernel, a: Tensor, b: Tensor, c: Tensor, o: MatmulOptions, d: Dims): void {
+  const { m, n, k, batch } = d;
+  const [code, name, tile] =
+    variant === 'tiled'
+      ? [tiledSrc, 'matmul_tiled', TILED_TILE]
+      : variant === 'sw-direct'
+        ? [swDirectSrc, 'matmul_sw_direct', SW_TILE]
+        : [simpleSrc, 'matmul', SIMPLE_TILE];
   rt.dispatch({
     kernel: {
-      name: 'matmul',
-      code: matmulSrc,
+      name,
+      code,
       constants: {
         TRANS_A: o.transA ? 1 : 0,
         TRANS_B: o.transB ? 1 : 0,
@@ -53,11 +182,109 @@ export function matmul(rt: Runtime, a: Tensor, b: Tensor, o: MatmulOptions = {})
         ACCUMULATE: o.accumulate ? 1 : 0,
       },
     },
-    params: [m, n, k, a.rank === 3 ? m * k : 0, b.rank === 3 ? k * n : 0, m * n],
-    bindings,
-    workgroups: [Math.ceil(n / 16), Math.ceil(m / 16), batch],
+    params: [m, n, k, d.batchA > 1 ? m * k : 0, d.batchB > 1 ? k * n : 0, m * n],
+    bindings: [a, b, c, o.bias ?? rt.placeholder],
+    workgroups: [Math.ceil(n / tile), Math.ceil(m / tile), batch],
   });
-  return c;
+}
+
+interface WindowPlan {
+  /** Row stride (floats) of the packed Bᵀ: K rounded up to whole vec4s (or the alignment). */
+  kp: number;
+  /** Columns of C per window (per dispatch). */
+  cw: number;
+  packA(o: MatmulOptions): boolean;
+  windows(n: number): number;
+}
+
+const gcd = (x: number, y: number): number => (y === 0 ? x : gcd(y, x % y));
+const roundUp = (x: number, q: number): number => Math.ceil(x / q) * q;
+
+/**
+ * How Bᵀ is cut into 64 KiB uniform windows, or null where the windowed kernel cannot run: B
+ * batched (one set of windows per batch item would multiply the dispatches), K = 0, or K so
+ * long that one column does not fit a window (or a grid past the workgroup limits). Every window starts at a column boundary that
+ * is also a multiple of the uniform offset alignment (256 bytes).
+ */
+function windowPlan(rt: Runtime, d: Dims): WindowPlan | null {
+  const lim = rt.device.limits;
+  // The pack grid puts rows on y and the batch on z.
+  const maxGroups = lim.maxComputeWorkgroupsPerDimension;
+  if (d.batchB > 1 || d.k === 0 || !hasWideSubgroups(rt) || Math.max(d.n, d.m, d.batch) > maxGroups) return null;
+  const align = Math.max(lim.minUniformBufferOffsetAlignment, lim.minStorageBufferOffsetAlignment) / 4;
+  if (lim.maxUniformBufferBindingSize < WINDOW_FLOATS * 4) return null;
+  let kp = roundUp(d.k, 4);
+  // Windows start at multiples of cw * kp floats: cw must be a multiple of step.
+  let step = align / gcd(kp, align);
+  let cw = Math.floor(WINDOW_FLOATS / kp / step) * step;
+  if (cw === 0) {
+    kp = roundUp(d.k, align);
+    step = 1;
+    cw = Math.floor(WINDOW_FLOATS / kp);
+    if (cw === 0) return null;
+  }
+  // Whole 16-column tiles per window where the window is wide enough.
+  const whole = Math.max(step, SW_TILE);
+  if (cw >= whole) cw = Math.floor(cw / whole) * whole;
+  return {
+    kp,
+    cw,
+    packA: (o) => !!o.transA || d.k % 4 !== 0,
+    windows: (n) => Math.ceil(n / cw),
+  };
+}
+
+/** Packs `src` (S [rows, cols] per batch item, or its transpose) into dst [batch, rows, ld]. */
+function pack(rt: Runtime, src: Tensor, dst: Tensor, transpose: boolean, rows: number, cols: number, ld: number, stride: number, batch: number): void {
+  rt.dispatch({
+    kernel: { name: 'matmul_pack', code: packSrc, constants: { TRANSPOSE: transpose ? 1 : 0 } },
+    params: [rows, cols, ld / 4, stride],
+    bindings: [src, dst],
+    workgroups: [Math.ceil(ld / 4 / PACK_WG), rows, batch],
+  });
+}
+
+function windowed(rt: Runtime, a: Tensor, b: Tensor, c: Tensor, o: MatmulOptions, d: Dims, w: WindowPlan): void {
+  const { m, n, k, batch } = d;
+  // B is shared by the batch, so the batch of A folds into its rows: C is [batch * m, n].
+  const rows = batch * m;
+  const temps: Tensor[] = [];
+  let av = a;
+  let k4a = k / 4;
+  if (w.packA(o)) {
+    const kpa = roundUp(k, 4);
+    av = rt.empty([rows * kpa]);
+    temps.push(av);
+    pack(rt, a, av, !!o.transA, m, k, kpa, d.batchA > 1 ? m * k : 0, batch);
+    k4a = kpa / 4;
+  }
+  // Bᵀ, row j = column j of op(B), rows kp apart; a window's worth of slack at the end keeps
+  // the last window's fixed 64 KiB binding inside the buffer (columns past n are never read).
+  const len = n * w.kp + WINDOW_FLOATS;
+  const usage = BufferUsage.STORAGE | BufferUsage.UNIFORM | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+  const bt = new Tensor(rt, rt.pool.acquire(len * 4, usage, 'matmul-window'), [len], 'f32');
+  temps.push(bt);
+  if (o.transB && w.kp === k) {
+    // B is stored [n, k] = Bᵀ already, with no padding: a plain copy.
+    const head = bt.view([n * k], 0);
+    rt.copy(b, head);
+    head.dispose();
+  } else {
+    pack(rt, b, bt, !o.transB, n, k, w.kp, 0, 1);
+  }
+  const constants = { HAS_BIAS: o.bias ? 1 : 0, ACCUMULATE: o.accumulate ? 1 : 0 };
+  for (let j0 = 0; j0 < n; j0 += w.cw) {
+    const cw = Math.min(w.cw, n - j0);
+    const view = bt.view([WINDOW_FLOATS], j0 * w.kp);
+    rt.dispatch({
+      kernel: { name: 'matmul_sw_window', code: swWindowSrc, constants },
+      params: [rows, n, Math.ceil(k / 4), k4a, w.kp / 4, j0, cw],
+      bindings: [av, view, c, o.bias ?? rt.placeholder],
+      workgroups: [Math.ceil(cw / SW_TILE), Math.ceil(rows / SW_TILE), 1],
+    });
+    view.dispose();
+  }
+  for (const t of temps) t.dispose();
 }
 
 /** y = x W^T + b over x of shape [..., in], W [out, in], b [out]. */
