@@ -2,15 +2,16 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Runtime } from '@crnn/core';
 import { kernelGoldenHandlers, runGolden, type GoldenHandler } from '@crnn/kernels/golden';
+import { modelGoldenHandlers } from '@crnn/models/golden';
 
 /** The project's default: ../shared/golden beside the repository root. */
 export function defaultGoldenDir(): string {
   return process.env.GOLDEN_DIR ?? resolve(import.meta.dirname, '../../../../shared/golden');
 }
 
-/** Every handler the project has: kernel ops now, model cases when the models package adds them. */
+/** Every handler the project has: kernel ops and whole-model cases. */
 export function allGoldenHandlers(): Record<string, GoldenHandler> {
-  return { ...kernelGoldenHandlers };
+  return { ...kernelGoldenHandlers, ...modelGoldenHandlers };
 }
 
 /**

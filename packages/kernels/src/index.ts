@@ -12,3 +12,6 @@ export * from './ctc/ctc.js';
 export * from './ctc/ctc-beam-search.js';
 export * from './optim/optim.js';
 export * from './permute/permute.js';
+export * from './conv2d/conv2d.js';
+export * from './lstm/lstm.js';
+export * from './gru/gru.js';

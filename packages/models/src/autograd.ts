@@ -56,7 +56,21 @@ export class Tape {
     readonly grad = true,
     /** Training mode for layers that differ (batch norm, dropout). */
     readonly training = true,
+    /**
+     * Seed of this step's random masks (dropout): layers mix it with their own seed, so a
+     * step's masks depend only on (model seed, step seed), never on hidden counters, and a
+     * resumed run draws the same masks.
+     */
+    readonly stepSeed = 0,
   ) {}
+
+  /** A 32-bit seed for one layer in this step. */
+  seedFor(layerSeed: number): number {
+    let h = (layerSeed ^ Math.imul(this.stepSeed ^ 0x9e3779b9, 0x85ebca6b)) >>> 0;
+    h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
+    h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
+    return (h ^ (h >>> 16)) >>> 0;
+  }
 
   /** Takes ownership of a tensor: freed by dispose(). */
   own<T extends Tensor>(t: T): T {

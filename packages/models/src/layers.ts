@@ -151,13 +151,12 @@ export class Linear extends Layer {
 }
 
 export class Dropout extends Layer {
-  private calls = 0;
   constructor(rt: Runtime, readonly p: number, readonly seed: number) {
     super(rt);
   }
-  /** Each call draws a new mask: the seed advances with a per-layer counter. */
+  /** The mask depends on this layer's seed and the tape's step seed. */
   forward(t: Tape, x: Var): Var {
-    return F.dropout(t, x, this.p, (this.seed + 0x9e3779b9 * ++this.calls) >>> 0);
+    return F.dropout(t, x, this.p, t.seedFor(this.seed));
   }
   outputShape(s: readonly number[]): number[] {
     return [...s];
@@ -176,7 +175,6 @@ export interface RecurrentConfig {
 /** torch.nn.LSTM / torch.nn.GRU on [T, N, I] -> [T, N, dirs*H] (final states dropped). */
 export class Recurrent extends Layer {
   readonly weights: Record<string, Param> = {};
-  private calls = 0;
 
   constructor(rt: Runtime, rng: Rng, readonly cfg: RecurrentConfig, private readonly seed = 0) {
     super(rt);
@@ -211,7 +209,7 @@ export class Recurrent extends Layer {
       numLayers: this.cfg.numLayers ?? 1,
       bidirectional: this.cfg.bidirectional ?? false,
       dropout: this.cfg.dropout ?? 0,
-      seed: (this.seed + 0x9e3779b9 * ++this.calls) >>> 0,
+      seed: t.seedFor(this.seed),
     });
   }
 

@@ -96,7 +96,9 @@ export function batchNorm(t: Tape, x: Var, a: BatchNormArgs): Var {
 
 /** Multiplies a gradient by the upstream gradient of a scalar loss (a [] tensor). */
 function scaleByUpstream(t: Tape, grad: Tensor, upstream: Tensor): Tensor {
-  const r = K.mul(t.rt, grad, upstream.reshape([]));
+  const scalar = upstream.reshape([]);
+  const r = K.mul(t.rt, grad, scalar);
+  scalar.dispose();
   return r;
 }
 
@@ -181,7 +183,8 @@ export function recurrent(t: Tape, kind: 'lstm' | 'gru', x: Var, params: Record<
   const o = { ...a, training: t.training };
   const r = kind === 'lstm' ? K.lstm(t.rt, x.value, tensors, o) : K.gru(t.rt, x.value, tensors, o);
   t.own(r.hN);
-  if ('cN' in r && r.cN) t.own(r.cN);
+  const cN = (r as { cN?: Tensor }).cN;
+  if (cN) t.own(cN);
   const inputs = [x, ...names.map((n) => params[n]!)];
   if (!t.grad) {
     r.saved.dispose();

@@ -8,6 +8,8 @@ import { crossEntropyGolden } from '../cross-entropy/cross-entropy.golden.js';
 import { embeddingGolden } from '../embedding/embedding.golden.js';
 import { dotAttentionGolden } from '../attention/dot-attention.golden.js';
 import { ctcLossGolden } from '../ctc/ctc.golden.js';
+import { lstmGolden } from '../lstm/lstm.golden.js';
+import { gruGolden } from '../gru/gru.golden.js';
 import { optimizerAdadeltaGolden, optimizerAdamGolden, optimizerSgdGolden, clipGradNormGolden } from '../optim/optim.golden.js';
 
 export const kernelGoldenHandlers: Readonly<Record<string, GoldenHandler>> = {
@@ -18,6 +20,8 @@ export const kernelGoldenHandlers: Readonly<Record<string, GoldenHandler>> = {
   embedding: embeddingGolden,
   dot_attention: dotAttentionGolden,
   ctc_loss: ctcLossGolden,
+  lstm: lstmGolden,
+  gru: gruGolden,
   optimizer_sgd: optimizerSgdGolden,
   optimizer_adam: optimizerAdamGolden,
   optimizer_adadelta: optimizerAdadeltaGolden,

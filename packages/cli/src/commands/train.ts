@@ -1,0 +1,105 @@
+import { parseArgs } from 'node:util';
+import { loadTrainConfig, train } from '@crnn/trainer';
+
+export const TRAIN_HELP = `Usage: crnn-cli train [options]
+
+Trains a recognizer. With no options: the embedded default data set (MNIST digit strings).
+
+Data:
+  --data DIR            folder of images named by their label ('226md.png', '12dd_x.jpg' -> '12dd')
+  --labels FILE         PaddleOCR label file: path<TAB>label per line
+  --val DIR|FILE        validation data (default: a seeded split of the training data)
+  --val-ratio R         validation share for the split (default 0.2)
+  --charset CHARS       the characters (default: found from the labels)
+  --skip-unknown        skip labels with characters outside --charset instead of failing
+  --case-fold lower|upper
+  --grey luminance|alpha, --binarize T, --keep-aspect, --no-augment
+Model:
+  --model NAME          zoo model (crnn-cli models), or 'auto' (default: chosen from the data)
+  --height H --width W  input size (default: chosen from the data)
+Training:
+  --epochs N --max-steps N --batch B (16) --seed S (0)
+  --optimizer adam|adadelta|sgd (adam) --lr LR --momentum M --weight-decay WD
+  --schedule constant|step|cosine|plateau (cosine) --step-size N --gamma G --min-lr LR
+  --clip NORM (5; 0 disables) --patience N (early stopping)
+  --generated N         size of the default data set (4000)
+Output:
+  --out DIR             output folder (default runs/latest; with --resume, the resumed folder)
+  --resume DIR          continue from DIR/checkpoint
+  --config FILE         JSON with any of the fields above (camelCase); flags override it
+  --workers N           data-parallel worker processes
+  --quiet
+`;
+
+const FLAGS = {
+  data: { type: 'string' },
+  labels: { type: 'string' },
+  val: { type: 'string' },
+  'val-ratio': { type: 'string' },
+  charset: { type: 'string' },
+  'skip-unknown': { type: 'boolean' },
+  'case-fold': { type: 'string' },
+  grey: { type: 'string' },
+  binarize: { type: 'string' },
+  'keep-aspect': { type: 'boolean' },
+  'no-augment': { type: 'boolean' },
+  model: { type: 'string' },
+  height: { type: 'string' },
+  width: { type: 'string' },
+  epochs: { type: 'string' },
+  'max-steps': { type: 'string' },
+  batch: { type: 'string' },
+  seed: { type: 'string' },
+  optimizer: { type: 'string' },
+  lr: { type: 'string' },
+  momentum: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  schedule: { type: 'string' },
+  'step-size': { type: 'string' },
+  gamma: { type: 'string' },
+  'min-lr': { type: 'string' },
+  clip: { type: 'string' },
+  patience: { type: 'string' },
+  generated: { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'string' },
+  config: { type: 'string' },
+  workers: { type: 'string' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
+
+const NUMERIC = new Set(['val-ratio', 'binarize', 'height', 'width', 'epochs', 'max-steps', 'batch', 'seed', 'lr', 'momentum', 'weight-decay', 'step-size', 'gamma', 'min-lr', 'clip', 'patience', 'generated', 'workers']);
+
+const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Flags -> config fields; numbers parsed here so zod names the field when one is bad. */
+export function trainOverrides(values: Record<string, string | boolean | undefined>): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (v === undefined || k === 'config' || k === 'help') continue;
+    if (k === 'no-augment') o.augment = !v;
+    else if (NUMERIC.has(k)) {
+      const n = Number(v);
+      o[camel(k)] = k === 'clip' && n === 0 ? null : Number.isNaN(n) ? v : n;
+    } else o[camel(k)] = v;
+  }
+  if (o.resume && !o.out) o.out = o.resume;
+  return o;
+}
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false });
+  if (values.help) {
+    process.stdout.write(TRAIN_HELP);
+    return 0;
+  }
+  const cfg = loadTrainConfig(values.config, trainOverrides(values));
+  if (cfg.workers > 1) {
+    // Issue 6 (the websocket coordinator) is not built yet: say so rather than ignore the flag.
+    console.error(`crnn-cli train: --workers ${cfg.workers}: data-parallel workers are not available yet; training in this process.`);
+  }
+  const r = await train(cfg, cfg.quiet ? { log: () => {} } : {});
+  console.log(JSON.stringify({ out: r.out, epochs: r.epochs, steps: r.steps, accuracy: r.best.accuracy, cer: r.best.cer, ned: r.best.ned, seconds: Math.round(r.seconds) }));
+  return 0;
+}

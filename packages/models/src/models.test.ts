@@ -1,0 +1,178 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Rng, Runtime } from '@crnn/core';
+import { Adam } from '@crnn/kernels';
+import { loadCase, runCase } from '@crnn/kernels/golden';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Tape } from './autograd.js';
+import type { Recognizer } from './crnn.js';
+import { modelGoldenHandlers } from './golden.js';
+import * as F from './ops.js';
+import { buildModel } from './zoo.js';
+import { loadModel, loadSafetensorsInto, saveModel, WeightsMismatchError } from './weights.js';
+
+let rt: Runtime;
+beforeAll(async () => {
+  rt = await Runtime.create();
+});
+afterAll(() => rt.destroy());
+
+const goldenDir = process.env.GOLDEN_DIR ?? resolve(import.meta.dirname, '../../../../shared/golden');
+
+/** One training step on a fixed batch; returns the loss. */
+async function step(model: Recognizer, opt: Adam, images: Float32Array, shape: number[], labels: number[][]): Promise<number> {
+  const tape = new Tape(rt, true, true);
+  try {
+    const logits = model.forward(tape, tape.constant(rt.upload(images, shape)));
+    const [T, N, C] = logits.shape as [number, number, number];
+    let loss;
+    if (model.info.loss === 'ctc') {
+      const S = Math.max(...labels.map((l) => l.length));
+      loss = F.ctcLoss(tape, logits, {
+        targets: labels.flatMap((l) => [...l, ...new Array<number>(S - l.length).fill(0)]),
+        inputLengths: new Array<number>(N).fill(T),
+        targetLengths: labels.map((l) => l.length),
+        zeroInfinity: true,
+      });
+    } else {
+      // Cross-entropy over the T outputs: logits [T, N, C] -> [N, C, T] with targets [N, T].
+      const nct = F.permute(tape, logits, [1, 2, 0]);
+      loss = F.crossEntropy(tape, nct, { targets: labels.flatMap((l) => l.slice(0, T)), classDim: 1 });
+      void C;
+    }
+    model.zeroGrad();
+    tape.backward(loss);
+    // Parameters no loss reaches (crnn-wide's unused bn1) have no gradient: skip them, as
+    // torch.optim does for grad None.
+    const ps = model.parameters().filter((p) => p.grad);
+    opt.step(rt, ps.map((p) => p.value), ps.map((p) => p.grad!));
+    return (await rt.read(loss.value))[0]!;
+  } finally {
+    tape.dispose();
+  }
+}
+
+// Notebook input sizes and the sequence length each gives.
+const SHAPES: Array<[string, number, number]> = [
+  ['crnn', 100, 24],
+  ['crnn-strided', 176, 10],
+  ['crnn-ce', 128, 5],
+  ['crnn-wide', 200, 64],
+  ['crnn-wide-gru', 200, 64],
+  ['captcha-keras', 200, 50],
+  ['crnn-tiny', 12, 5],
+];
+
+describe('models', () => {
+  for (const [name, width, T] of SHAPES) {
+    it(`${name}: forward shape at the notebook's input size, and a few training steps lower the loss`, async () => {
+      const model = buildModel(rt, name, {}, 3);
+      const { inChannels, height, numClasses } = model.info;
+      expect(model.info.timeSteps(width)).toBe(T);
+      const rng = new Rng(4);
+      const N = 2;
+      const shape = [N, inChannels, height, width];
+      const images = rng.fillUniform(N * inChannels * height * width, 0, 1);
+      const tape = new Tape(rt, false, false);
+      const logits = model.forward(tape, tape.constant(rt.upload(images, shape)));
+      expect(logits.shape).toEqual([T, N, numClasses]);
+      tape.dispose();
+
+      // A fixed tiny batch: the loss must fall over a few Adam steps.
+      const len = Math.min(3, Math.floor(T / 2));
+      const labels = [Array.from({ length: model.info.loss === 'ce' ? T : len }, (_, i) => 1 + (i % (numClasses - 1))), Array.from({ length: model.info.loss === 'ce' ? T : len }, (_, i) => 1 + ((i + 2) % (numClasses - 1)))];
+      const opt = new Adam({ lr: 1e-3 });
+      const losses: number[] = [];
+      for (let s = 0; s < 4; s++) losses.push(await step(model, opt, images, shape, labels));
+      expect(losses.every(Number.isFinite), `losses ${losses}`).toBe(true);
+      expect(losses[losses.length - 1]!, `losses ${losses}`).toBeLessThan(losses[0]!);
+      opt.dispose();
+      model.dispose();
+    });
+  }
+
+  it('passes the crnn_tiny golden case (forward logits, CTC loss, every gradient)', async () => {
+    const c = loadCase(join(goldenDir, 'crnn_tiny_dev.json'));
+    const r = await runCase(rt, c, modelGoldenHandlers);
+    expect(r.ok, r.message).toBe(true);
+  });
+
+  it('frees every intermediate of a training step (pool counters)', async () => {
+    const model = buildModel(rt, 'crnn-tiny', {}, 9);
+    void rt.placeholder;
+    const images = new Rng(1).fillUniform(2 * 8 * 12);
+    const opt = new Adam({ lr: 1e-3 });
+    await step(model, opt, images, [2, 1, 8, 12], [[1, 2], [3]]); // creates grads and optimizer state
+    await step(model, opt, images, [2, 1, 8, 12], [[1, 2], [3]]);
+    const live = rt.pool.counters.bytesLive;
+    for (let i = 0; i < 3; i++) {
+      await step(model, opt, images, [2, 1, 8, 12], [[1, 2], [3]]);
+      expect(rt.pool.counters.bytesLive, `after step ${i + 3}`).toBe(live);
+    }
+    opt.dispose();
+    model.dispose();
+  });
+});
+
+describe('weights', () => {
+  it('save and load round-trip bit-exactly and predict the same', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crnn-weights-'));
+    const model = buildModel(rt, 'crnn-tiny', { numClasses: 5 }, 11);
+    await saveModel(rt, model, dir, { hyper: { numClasses: 5 }, charset: 'abcd', blank: 0, preprocessing: { grey: 'luminance' } });
+    const { model: back, config } = loadModel(rt, dir);
+    expect(config.charset).toBe('abcd');
+    const a = await rt.readMany(model.stateDict().map(([, t]) => t));
+    const b = await rt.readMany(back.stateDict().map(([, t]) => t));
+    a.forEach((v, i) => expect(new Uint32Array(v.buffer)).toEqual(new Uint32Array(b[i]!.buffer)));
+    const x = new Rng(2).fillUniform(8 * 12);
+    const run = async (m: Recognizer) => {
+      const t = new Tape(rt, false, false);
+      const y = await rt.read(m.forward(t, t.constant(rt.upload(x, [1, 1, 8, 12]))).value);
+      t.dispose();
+      return y;
+    };
+    expect(Array.from(await run(back))).toEqual(Array.from(await run(model)));
+    model.dispose();
+    back.dispose();
+  });
+
+  it('loads the state_dict written by the reference writer and reproduces the golden logits', async () => {
+    const c = JSON.parse(readFileSync(join(goldenDir, 'crnn_tiny_dev.json'), 'utf8'));
+    const model = buildModel(rt, 'crnn-tiny', { numClasses: 6 }, 0);
+    loadSafetensorsInto(rt, model, resolve(import.meta.dirname, '../test-vectors/crnn-tiny.safetensors'));
+    expect(model.namedHostState()).toEqual([['conv.6.num_batches_tracked', 1]]);
+    const tape = new Tape(rt, false, true); // training-mode BN, as the golden case
+    const logits = await rt.read(model.forward(tape, tape.constant(rt.upload(c.inputs.x.data, c.inputs.x.shape))).value);
+    tape.dispose();
+    const want = c.outputs.logits.data as number[];
+    let max = 0;
+    want.forEach((w, i) => (max = Math.max(max, Math.abs(w - logits[i]!))));
+    expect(max).toBeLessThan(2e-4);
+    model.dispose();
+  });
+
+  it('reports every mismatch at once and leaves the model unchanged', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crnn-weights-'));
+    const small = buildModel(rt, 'crnn-tiny', { numClasses: 5 }, 1);
+    await saveModel(rt, small, dir, { hyper: { numClasses: 5 }, charset: 'abcd', blank: 0, preprocessing: {} });
+    const other = buildModel(rt, 'crnn-tiny', { numClasses: 7 }, 2);
+    const before = await rt.read(other.stateDict()[0]![1]);
+    let err: unknown;
+    try {
+      loadSafetensorsInto(rt, other, join(dir, 'model.safetensors'));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(WeightsMismatchError);
+    expect((err as WeightsMismatchError).problems).toHaveLength(2); // fc.weight and fc.bias
+    expect(String(err)).toMatch(/'fc\.weight': shape \[5, 10\] in the file, \[7, 10\] in the model/);
+    expect(Array.from(await rt.read(other.stateDict()[0]![1]))).toEqual(Array.from(before));
+    // A truncated file names itself.
+    const path = join(dir, 'model.safetensors');
+    writeFileSync(path, readFileSync(path).subarray(0, 200));
+    expect(() => loadSafetensorsInto(rt, other, path)).toThrow(/model\.safetensors: not a valid safetensors file/);
+    small.dispose();
+    other.dispose();
+  });
+});

@@ -1,0 +1,288 @@
+/**
+ * The training loop: data, model, optimizer, schedule, validation each epoch, checkpoints,
+ * best-model tracking, early stopping, and the output folder:
+ *   OUT/model.safetensors + OUT/model.json   the best model (by validation accuracy, then loss)
+ *   OUT/checkpoint/                          the last epoch's full state (for --resume)
+ *   OUT/metrics.csv, OUT/curves.png, OUT/errors.png
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { CrnnError, Rng, Runtime } from '@crnn/core';
+import { buildModel, loadSafetensorsInto, saveModel, type Recognizer } from '@crnn/models';
+import {
+  Charset,
+  checkLabels,
+  decodeImage,
+  defaultAugment,
+  defaultPreprocess,
+  generateDigitStrings,
+  ImageDataset,
+  LabelError,
+  listFolder,
+  readLabelFile,
+  splitSamples,
+  type Preprocess,
+  type Sample,
+} from '../data/index.js';
+import { MetricsCsv, Progress, renderCurves, renderErrorGrid } from '../report/index.js';
+import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import type { TrainConfig } from './config.js';
+import { chooseRecipe, type Recipe } from './recipe.js';
+import { LrSchedule, type ScheduleState } from './schedule.js';
+import { makeOptimizer, TrainingSession } from './session.js';
+import { readFileSync } from 'node:fs';
+
+export class TrainingStopped extends CrnnError {}
+
+export interface TrainHooks {
+  log?: (line: string) => void;
+  warn?: (line: string) => void;
+  /** Stop (as if interrupted) after this many completed epochs: for resume tests. */
+  stopAfterEpoch?: number;
+  /** Progress output stream (default stderr); `tty` overrides detection. */
+  tty?: boolean;
+  runtime?: Runtime;
+}
+
+export interface TrainResult {
+  out: string;
+  epochs: number;
+  steps: number;
+  best: { epoch: number; loss: number; cer: number; accuracy: number; ned: number };
+  skippedImages: Array<{ path: string; reason: string }>;
+  nonFiniteSteps: number;
+  stoppedEarly: boolean;
+  recipe: Recipe;
+  seconds: number;
+}
+
+interface Data {
+  train: ImageDataset;
+  val: ImageDataset;
+  charset: Charset;
+  preprocess: Preprocess;
+  recipe: Recipe;
+  source: string;
+}
+
+function samplesOf(path: string): Sample[] {
+  return existsSync(path) && !path.endsWith('.txt') && !path.endsWith('.tsv') ? listFolder(path).samples : readLabelFile(path);
+}
+
+function foldCase(label: string, fold: 'lower' | 'upper' | null | undefined): string {
+  return fold === 'lower' ? label.toLowerCase() : fold === 'upper' ? label.toUpperCase() : label;
+}
+
+function prepareData(cfg: TrainConfig, warn: (s: string) => void): Data {
+  if (!cfg.data && !cfg.labels) {
+    // The embedded default: MNIST digit strings of 3 to 8 digits, generated from the seed.
+    const height = cfg.height ?? 32;
+    const width = cfg.width ?? 160;
+    const items = generateDigitStrings({ count: cfg.generated, seed: cfg.seed, height, width });
+    const charset = new Charset(cfg.charset ?? '0123456789');
+    const preprocess = { ...defaultPreprocess(height, width) };
+    const nVal = Math.max(1, Math.round(items.length * cfg.valRatio));
+    const recipe = chooseRecipe({ ...cfg, height, width }, { heights: [height], widths: [width], maxLabel: 8 }, items.length - nVal);
+    return {
+      train: ImageDataset.fromImages(items.slice(nVal), preprocess, charset),
+      val: ImageDataset.fromImages(items.slice(0, nVal), preprocess, charset),
+      charset,
+      preprocess,
+      recipe,
+      source: `generated MNIST digit strings (${items.length}, seed ${cfg.seed})`,
+    };
+  }
+  const source = (cfg.data ?? cfg.labels)!;
+  let samples = samplesOf(source).map((s) => ({ ...s, label: foldCase(s.label, cfg.caseFold) }));
+  if (samples.length === 0) throw new CrnnError(`${source}: no image files found`);
+  let valSamples: Sample[] | null = cfg.val ? samplesOf(cfg.val).map((s) => ({ ...s, label: foldCase(s.label, cfg.caseFold) })) : null;
+  const charset = cfg.charset ? new Charset(cfg.charset) : Charset.fromLabels([...samples, ...(valSamples ?? [])].map((s) => s.label));
+  const checked = checkLabels(samples, charset, cfg.caseFold ?? null);
+  if (checked.bad.length) {
+    if (!cfg.skipUnknown) throw new LabelError(checked.bad, charset);
+    warn(`skipping ${checked.bad.length} image(s) with characters outside the charset (--skip-unknown)`);
+    samples = checked.ok;
+  }
+  if (valSamples) valSamples = checkLabels(valSamples, charset, cfg.caseFold ?? null).ok;
+  // Image statistics for the recipe: sizes of up to 64 images.
+  const heights: number[] = [];
+  const widths: number[] = [];
+  for (const s of samples.slice(0, 64)) {
+    try {
+      const img = decodeImage(readFileSync(s.path), s.path);
+      heights.push(img.height);
+      widths.push(img.width);
+    } catch {
+      /* counted when the data set loads */
+    }
+  }
+  const split = valSamples ? { train: samples, val: valSamples } : splitSamples(samples, cfg.valRatio, cfg.seed);
+  const recipe = chooseRecipe(cfg, { heights, widths, maxLabel: Math.max(...samples.map((s) => [...s.label].length)) }, split.train.length);
+  const preprocess: Preprocess = {
+    ...defaultPreprocess(recipe.height, recipe.width),
+    keepAspect: recipe.keepAspect,
+    grey: cfg.grey,
+    binarize: cfg.binarize,
+    caseFold: cfg.caseFold ?? null,
+  };
+  const train = ImageDataset.load(split.train, preprocess, charset, { onWarning: warn });
+  const val = split.val.length ? ImageDataset.load(split.val, preprocess, charset, { onWarning: warn }) : train;
+  return { train, val, charset, preprocess, recipe, source };
+}
+
+/** What identifies a job, so that --resume refuses to continue a different one. */
+function jobOf(cfg: TrainConfig, d: Data, model: Recognizer): Record<string, unknown> {
+  return { source: d.source, model: model.info.name, height: d.recipe.height, width: d.recipe.width, charset: d.charset.chars, seed: cfg.seed, batch: cfg.batch, optimizer: cfg.optimizer };
+}
+
+export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const t0 = performance.now();
+  const log = hooks.log ?? ((s: string) => console.log(s));
+  const warn = hooks.warn ?? ((s: string) => console.warn(`warning: ${s}`));
+  const rt = hooks.runtime ?? (await Runtime.create());
+  const out = cfg.out;
+  const data = prepareData(cfg, warn);
+  const { recipe, charset } = data;
+  const model = buildModel(rt, recipe.model, { numClasses: charset.numClasses, height: recipe.height, width: recipe.width, inChannels: 1 }, cfg.seed);
+  if (model.info.timeSteps(recipe.width) < 1) throw new CrnnError(`${recipe.model}: width ${recipe.width} is too small for this model`);
+  const opt = makeOptimizer(cfg, recipe.lr);
+  const session = new TrainingSession(rt, model, opt, cfg.clip);
+  const epochs = recipe.epochs;
+  const schedule0 = { kind: cfg.schedule, baseLr: recipe.lr, epochs, stepSize: cfg.stepSize, gamma: cfg.gamma, minLr: recipe.minLr, patience: cfg.plateauPatience };
+  let schedule = new LrSchedule(schedule0);
+  const rng = new Rng(cfg.seed);
+  let state: Omit<TrainerState, 'optimizer'> = {
+    version: 1,
+    epoch: 0,
+    globalStep: 0,
+    rng: rng.getState(),
+    schedule: schedule.state,
+    early: { best: null, bestEpoch: -1, bad: 0 },
+    history: [],
+    nonFinite: { total: 0 },
+    job: jobOf(cfg, data, model),
+  };
+  const ckptDir = join(out, 'checkpoint');
+  if (cfg.resume) {
+    const loaded = loadCheckpoint(rt, join(cfg.resume, 'checkpoint'), model, opt);
+    const mismatch = Object.entries(state.job).filter(([k, v]) => JSON.stringify(loaded.job[k]) !== JSON.stringify(v));
+    if (mismatch.length) {
+      throw new CrnnError(`--resume ${cfg.resume}: the checkpoint is of another job (${mismatch.map(([k, v]) => `${k}: ${JSON.stringify(loaded.job[k])} there, ${JSON.stringify(v)} now`).join('; ')})`);
+    }
+    const { optimizer: _o, ...rest } = loaded;
+    state = rest;
+    rng.setState(state.rng as never);
+    schedule = new LrSchedule(schedule0, state.schedule as ScheduleState);
+    opt.lr = schedule.lr;
+    log(`resumed from ${cfg.resume} after epoch ${state.epoch} (step ${state.globalStep})`);
+  }
+  const csv = new MetricsCsv(join(out, 'metrics.csv'), ['epoch', 'step', 'lr', 'train_loss', 'val_loss', 'cer', 'accuracy', 'ned', 'images_per_s', 'skipped_steps', 'seconds']);
+  csv.truncateAfterEpoch(state.epoch);
+  log(`data: ${data.source}: ${data.train.size} train / ${data.val.size} val images, ${charset.chars.length} characters, ${data.train.skipped.length + (data.val === data.train ? 0 : data.val.skipped.length)} skipped`);
+  log(`model: ${model.info.name} (${model.parameterCount().toLocaleString('en-US')} parameters), input 1x${recipe.height}x${recipe.width}, T=${model.info.timeSteps(recipe.width)}; ${cfg.optimizer} lr ${recipe.lr} ${cfg.schedule}; ${epochs} epochs, batch ${cfg.batch}; adapter ${rt.adapterName}`);
+  const augment = cfg.augment ? defaultAugment() : null;
+  let stoppedEarly = false;
+  let consecutiveBad = 0;
+  const stepsPerEpoch = Math.ceil(data.train.size / cfg.batch);
+  const maxSteps = cfg.maxSteps ?? Infinity;
+
+  for (let epoch = state.epoch; epoch < epochs && state.globalStep < maxSteps; epoch++) {
+    const te = performance.now();
+    // Every random choice of the epoch comes from (seed, epoch): order, augmentation, masks.
+    const er = new Rng(`${cfg.seed}:epoch:${epoch}`);
+    const progress = new Progress({ total: stepsPerEpoch, label: `epoch ${epoch + 1}/${epochs}`, ...(hooks.tty !== undefined ? { tty: hooks.tty } : {}) });
+    let lossSum = 0;
+    let lossN = 0;
+    let images = 0;
+    let skippedSteps = 0;
+    let done = 0;
+    for (const batch of data.train.batches(cfg.batch, { shuffle: er, augment: augment ? { rng: er.fork(), a: augment } : null })) {
+      if (state.globalStep >= maxSteps) break;
+      const r = await session.step(batch, (cfg.seed * 1000003 + state.globalStep) >>> 0);
+      state.globalStep++;
+      done++;
+      images += batch.texts.length;
+      if (r.applied) {
+        consecutiveBad = 0;
+        lossSum += r.loss;
+        lossN++;
+      } else {
+        skippedSteps++;
+        state.nonFinite.total++;
+        consecutiveBad++;
+        warn(`step ${state.globalStep}: non-finite ${Number.isFinite(r.loss) ? 'gradient' : 'loss'} (${r.loss}); update skipped. Batch: ${batch.paths.join(', ')}`);
+        if (consecutiveBad >= cfg.maxNonFinite) {
+          throw new TrainingStopped(`${consecutiveBad} consecutive non-finite steps: training stopped. The last good checkpoint is in ${ckptDir}, the best model in ${out}. Try a lower --lr or --clip.`);
+        }
+      }
+      const secs = (performance.now() - te) / 1000;
+      progress.update(done, { loss: lossN ? (lossSum / lossN).toFixed(4) : 'nan', 'img/s': (images / secs).toFixed(1) });
+    }
+    const trainLoss = lossN ? lossSum / lossN : NaN;
+    const ev = await session.evaluate(data.val.batches(cfg.batch * 2, { shuffle: null }), charset);
+    const seconds = (performance.now() - te) / 1000;
+    progress.finish({ loss: trainLoss.toFixed(4), val_loss: ev.loss.toFixed(4), cer: ev.metrics.cer.toFixed(4), acc: ev.metrics.accuracy.toFixed(4), 'img/s': (images / seconds).toFixed(1) });
+    const row = { epoch: epoch + 1, step: state.globalStep, lr: opt.lr, train_loss: trainLoss, val_loss: ev.loss, cer: ev.metrics.cer, accuracy: ev.metrics.accuracy, ned: ev.metrics.ned, images_per_s: images / seconds, skipped_steps: skippedSteps, seconds };
+    state.history.push(row);
+    csv.append(row);
+    renderCurves(join(out, 'curves.png'), [
+      { name: 'train loss', values: state.history.map((h) => [h.epoch!, h.train_loss!]), axis: 'left' },
+      { name: 'val loss', values: state.history.map((h) => [h.epoch!, h.val_loss!]), axis: 'left' },
+      { name: 'CER', values: state.history.map((h) => [h.epoch!, h.cer!]), axis: 'right' },
+      { name: 'accuracy', values: state.history.map((h) => [h.epoch!, h.accuracy!]), axis: 'right' },
+    ], { title: `${model.info.name} on ${data.source}`, xLabel: 'epoch' });
+    // Best model: highest accuracy, then lowest validation loss. (Metric to minimise below.)
+    const score = -ev.metrics.accuracy * 1e6 + (Number.isFinite(ev.loss) ? ev.loss : 1e6);
+    if (state.early.best === null || score < state.early.best) {
+      state.early = { best: score, bestEpoch: epoch + 1, bad: 0 };
+      await saveModel(rt, model, out, { hyper: { numClasses: charset.numClasses, height: recipe.height, width: recipe.width, inChannels: 1 }, charset: charset.chars, blank: 0, preprocessing: { ...data.preprocess } });
+    } else {
+      state.early.bad++;
+    }
+    opt.lr = schedule.step(Number.isFinite(ev.loss) ? ev.loss : Infinity);
+    state.schedule = schedule.state;
+    state.epoch = epoch + 1;
+    state.rng = rng.getState();
+    await saveCheckpoint(rt, ckptDir, model, opt, state);
+    if (cfg.patience !== null && state.early.bad >= cfg.patience) {
+      log(`early stopping: no improvement for ${cfg.patience} epochs; restoring the best weights (epoch ${state.early.bestEpoch})`);
+      loadSafetensorsInto(rt, model, join(out, 'model.safetensors'));
+      stoppedEarly = true;
+      break;
+    }
+    if (hooks.stopAfterEpoch !== undefined && state.epoch >= hooks.stopAfterEpoch) break;
+  }
+
+  // Errors grid of the best model on the validation set.
+  const bestRow = state.history.find((h) => h.epoch === state.early.bestEpoch) ?? state.history[state.history.length - 1];
+  if (existsSync(join(out, 'model.safetensors')) && cfg.errorGrid > 0) {
+    const best = buildModel(rt, recipe.model, { numClasses: charset.numClasses, height: recipe.height, width: recipe.width, inChannels: 1 }, cfg.seed);
+    loadSafetensorsInto(rt, best, join(out, 'model.safetensors'));
+    const ev = await new TrainingSession(rt, best, opt, null).evaluate(data.val.batches(cfg.batch * 2, { shuffle: null }), charset, cfg.errorGrid);
+    renderErrorGrid(
+      join(out, 'errors.png'),
+      ev.wrong.map((w) => ({ image: data.val.item(w.index).image, height: recipe.height, width: recipe.width, pred: w.pred, truth: w.truth })),
+      { title: `wrong validation predictions (${ev.wrong.length} shown)` },
+    );
+    best.dispose();
+  }
+  const skippedImages = [...data.train.skipped, ...(data.val === data.train ? [] : data.val.skipped)];
+  const result: TrainResult = {
+    out,
+    epochs: state.epoch,
+    steps: state.globalStep,
+    best: { epoch: state.early.bestEpoch, loss: bestRow?.val_loss ?? NaN, cer: bestRow?.cer ?? NaN, accuracy: bestRow?.accuracy ?? NaN, ned: bestRow?.ned ?? NaN },
+    skippedImages,
+    nonFiniteSteps: state.nonFinite.total,
+    stoppedEarly,
+    recipe,
+    seconds: (performance.now() - t0) / 1000,
+  };
+  log(`done: ${result.epochs} epochs, ${result.steps} steps in ${result.seconds.toFixed(1)} s; best epoch ${result.best.epoch}: accuracy ${(result.best.accuracy * 100).toFixed(2)}%, CER ${(result.best.cer * 100).toFixed(2)}%, 1-NED ${result.best.ned.toFixed(4)}; model in ${out}`);
+  if (skippedImages.length) log(`skipped ${skippedImages.length} unreadable image(s):\n  ${skippedImages.map((s) => `${s.path}: ${s.reason}`).join('\n  ')}`);
+  if (result.nonFiniteSteps) log(`${result.nonFiniteSteps} step(s) skipped for non-finite loss or gradients`);
+  opt.dispose();
+  model.dispose();
+  if (!hooks.runtime) rt.destroy();
+  return result;
+}
