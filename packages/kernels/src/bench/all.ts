@@ -10,6 +10,7 @@ export interface BenchModule {
 
 export const benchModules: ReadonlyArray<readonly [op: string, load: () => Promise<BenchModule>]> = [
   ['attention', () => import('../attention/dot-attention.bench.js')],
+  ['conv2d', () => import('../conv2d/conv2d.bench.js')],
   ['batch-norm', () => import('../batch-norm/batch-norm.bench.js')],
   ['cross-entropy', () => import('../cross-entropy/cross-entropy.bench.js')],
   ['ctc', () => import('../ctc/ctc.bench.js')],

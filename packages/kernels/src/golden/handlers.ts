@@ -2,6 +2,7 @@
 // op's handler lives in its folder as `<op>.golden.ts`.
 import type { GoldenHandler } from './golden.js';
 import { linearGolden } from '../matmul/matmul.golden.js';
+import { conv2dGolden } from '../conv2d/conv2d.golden.js';
 import { maxPool2dGolden } from '../max-pool2d/max-pool2d.golden.js';
 import { batchNorm2dGolden } from '../batch-norm/batch-norm.golden.js';
 import { crossEntropyGolden } from '../cross-entropy/cross-entropy.golden.js';
@@ -14,6 +15,7 @@ import { optimizerAdadeltaGolden, optimizerAdamGolden, optimizerSgdGolden, clipG
 
 export const kernelGoldenHandlers: Readonly<Record<string, GoldenHandler>> = {
   linear: linearGolden,
+  conv2d: conv2dGolden,
   max_pool2d: maxPool2dGolden,
   batch_norm2d: batchNorm2dGolden,
   cross_entropy: crossEntropyGolden,

@@ -1,0 +1,321 @@
+import { i32, OpInputError, type Runtime, type Tensor } from '@crnn/core';
+import { sumAxes } from '../elementwise/elementwise.js';
+import { expectDType, expectNonNegativeInts, expectPositiveInts, expectRank, expectShape, pair } from '../validate.js';
+import padSrc from './conv2d-pad.wgsl.js';
+import packSrc from './conv2d-pack.wgsl.js';
+import fastSrc from './conv2d-fast.wgsl.js';
+import dwFastSrc from './conv2d-dw-fast.wgsl.js';
+import dwFinishSrc from './conv2d-dw-finish.wgsl.js';
+import dwSmallSrc from './conv2d-dw-small.wgsl.js';
+import directSrc from './conv2d-direct.wgsl.js';
+
+export interface Conv2dOptions {
+  /** Stride per axis (default 1). */
+  stride?: number | readonly [number, number];
+  /** Zero padding per axis (default 0). */
+  padding?: number | readonly [number, number];
+  /**
+   * Kernel choice, for tests and benchmarks: 'fast' (subgroup implicit GEMM; needs
+   * subgroups of at least 8 invocations), 'direct' (one output per invocation, any
+   * adapter), 'auto' (default: fast where it applies).
+   */
+  kernel?: 'auto' | 'fast' | 'direct';
+}
+
+interface Geom {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  o: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  oh: number;
+  ow: number;
+}
+
+const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
+
+/** Checks x, w and the attributes; returns the geometry. Throws OpInputError before any dispatch. */
+function geometry(op: string, x: Tensor, w: Tensor, o: Conv2dOptions): Geom {
+  expectRank(op, 'x', x, 4);
+  expectRank(op, 'weight', w, 4);
+  expectDType(op, 'x', x, 'f32');
+  expectDType(op, 'weight', w, 'f32');
+  const [n, c, h, wd] = x.shape as [number, number, number, number];
+  const [oc, wc, kh, kw] = w.shape as [number, number, number, number];
+  const [sh, sw] = pair(o.stride ?? 1);
+  const [ph, pw] = pair(o.padding ?? 0);
+  expectPositiveInts(op, 'stride', [sh, sw]);
+  expectNonNegativeInts(op, 'padding', [ph, pw]);
+  expectPositiveInts(op, 'x dimensions', [n, c, h, wd]);
+  expectPositiveInts(op, 'weight dimensions', [oc, wc, kh, kw]);
+  if (wc !== c) throw new OpInputError(op, `weight of shape [O, ${c}, kh, kw] (x has ${c} channels)`, fmt(w.shape));
+  if (h + 2 * ph < kh || wd + 2 * pw < kw) {
+    throw new OpInputError(op, `a kernel that fits the padded input ${h + 2 * ph}x${wd + 2 * pw}`, `kernel ${kh}x${kw}`);
+  }
+  return {
+    n, c, h, w: wd, o: oc, kh, kw, sh, sw, ph, pw,
+    oh: Math.floor((h + 2 * ph - kh) / sh) + 1,
+    ow: Math.floor((wd + 2 * pw - kw) / sw) + 1,
+  };
+}
+
+const WG = 64;
+
+/** Zero-padded / dilated copy of src [N, C, H, W] into [N, C, hp, wp] (see conv2d-pad.wgsl). */
+function pad(rt: Runtime, src: Tensor, hp: number, wp: number, pt: number, pl: number, dh = 1, dw = 1): Tensor {
+  const [n, c, h, w] = src.shape as [number, number, number, number];
+  const out = rt.zeros([n, c, hp, wp]);
+  const planes = n * c;
+  const zc = Math.max(4, Math.ceil(planes / rt.device.limits.maxComputeWorkgroupsPerDimension));
+  rt.dispatch({
+    kernel: { name: 'conv2d_pad', code: padSrc },
+    params: [planes, h, w, hp, wp, i32(pt), i32(pl), dh, dw, zc],
+    bindings: [src, out],
+    workgroups: [Math.ceil(w / 32), Math.ceil(h / 2), Math.ceil(planes / zc)],
+  });
+  return out;
+}
+
+/** Weights packed for conv2d-fast.wgsl; flip = the rotated, transposed weights of dx. */
+function pack(rt: Runtime, w: Tensor, flip: boolean): Tensor {
+  const [wo, wc, kh, kw] = w.shape as [number, number, number, number];
+  const [oc, ic] = flip ? [wc, wo] : [wo, wc];
+  const nslot = 4 * Math.ceil(kw / 2);
+  const out = rt.zeros([Math.ceil(oc / 16) * ic * kh * 8 * nslot]);
+  rt.dispatch({
+    kernel: { name: 'conv2d_pack', code: packSrc, constants: { WG, FLIP: flip ? 1 : 0 } },
+    params: [oc, ic, kh, kw, nslot],
+    bindings: [w, out],
+    workgroups: [Math.ceil(oc / WG), ic],
+  });
+  return out;
+}
+
+/**
+ * The fast convolution: y [N, O, OH, OW] from xp (already padded, rows of a multiple of 4
+ * floats, tall and wide enough for every window) and packed weights.
+ */
+function fastConv(
+  rt: Runtime,
+  xp: Tensor,
+  packed: Tensor,
+  bias: Tensor | undefined,
+  n: number,
+  c: number,
+  o: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+): Tensor {
+  const [, , hp, wp] = xp.shape as [number, number, number, number];
+  const cpr = Math.ceil(ow / 4);
+  const nslots = n * oh * cpr;
+  // 8 slots per workgroup; past the per-dimension limit the slot groups fold into z.
+  const groups = Math.ceil(nslots / 8);
+  const gz = Math.ceil(groups / rt.device.limits.maxComputeWorkgroupsPerDimension);
+  const y = rt.empty([n, o, oh, ow]);
+  rt.dispatch({
+    kernel: { name: 'conv2d_fast', code: fastSrc, constants: { KH: kh, KW: kw, SH: sh, SW: sw } },
+    params: [c, o, oh, ow, hp, wp / 4, cpr, nslots, bias ? 1 : 0],
+    bindings: [xp, packed, bias ?? rt.placeholder, y],
+    workgroups: [Math.ceil(groups / gz), Math.ceil(o / 16), gz],
+  });
+  return y;
+}
+
+/**
+ * Padded extent for fastConv: the rows every output row reads, and columns up to the end of
+ * the last 4-column chunk's window (vec4 sw*(cpr-1) .. + ceil((3*sw + kw)/4)), a multiple of 4.
+ */
+function fastExtent(oh: number, ow: number, kh: number, kw: number, sh: number, sw: number): [number, number] {
+  const cpr = Math.ceil(ow / 4);
+  return [(oh - 1) * sh + kh, 4 * (sw * (cpr - 1) + Math.ceil((3 * sw + kw) / 4))];
+}
+
+/** Subgroups of at least 8 invocations: what the fast kernels' 8-invocation workgroups need. */
+function hasSubgroups8(rt: Runtime): boolean {
+  if (!rt.info.features.subgroups) return false;
+  const info = (rt.device as unknown as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
+  return (info?.subgroupMinSize ?? 0) >= 8;
+}
+
+/** conv2d-fast.wgsl's private arrays: ceil(KW / 2) <= 8 and ceil((3*SW + KW) / 4) <= 8. */
+const fastFits = (kw: number, sw: number) => Math.ceil(kw / 2) <= 8 && Math.ceil((3 * sw + kw) / 4) <= 8;
+/** Output rows per step of conv2d-dw-fast.wgsl: 2, or 1 when pairing would pad much. */
+const rowsPerStep = (oh: number) => (oh % 2 === 1 && oh < 8 ? 1 : 2);
+/**
+ * conv2d-dw-fast.wgsl / conv2d-dw-small.wgsl: KH, KW <= 4, (RPS-1)*SH + KH <= 8 input rows,
+ * ceil((3*SW + KW) / 4) <= 4 vec4 per row (so at most 32 window vec4 per step).
+ */
+const dwFastFits = (g: Geom) =>
+  g.kh <= 4 && g.kw <= 4 && (rowsPerStep(g.oh) - 1) * g.sh + g.kh <= 8 && Math.ceil((3 * g.sw + g.kw) / 4) <= 4;
+/**
+ * Few input channels leave most lanes of conv2d-dw-fast.wgsl (lanes over input channels)
+ * idle; conv2d-dw-small.wgsl runs its lanes over output channels instead.
+ */
+const SMALL_C = 4;
+
+function useFast(op: string, rt: Runtime, choice: Conv2dOptions['kernel'], fits: boolean): boolean {
+  const can = fits && hasSubgroups8(rt);
+  if (choice === 'fast' && !can) {
+    throw new OpInputError(op, `kernel 'fast' to apply (subgroups of >= 8 invocations and a small enough kernel)`, hasSubgroups8(rt) ? 'a kernel too large for it' : 'no subgroups');
+  }
+  return choice === 'direct' ? false : can;
+}
+
+function directParams(g: Geom): number[] {
+  return [g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow];
+}
+
+/**
+ * 2-D convolution (PyTorch cross-correlation), NCHW: x [N, C, H, W], w [O, C, kh, kw],
+ * bias [O] -> [N, O, OH, OW] with OH = floor((H + 2*ph - kh) / sh) + 1.
+ */
+export function conv2d(rt: Runtime, x: Tensor, w: Tensor, bias: Tensor | undefined, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  const g = geometry(op, x, w, opts);
+  if (bias) {
+    expectDType(op, 'bias', bias, 'f32');
+    expectShape(op, 'bias', bias, [g.o]);
+  }
+  if (useFast(op, rt, opts.kernel, fastFits(g.kw, g.sw))) {
+    const [hp, wp] = fastExtent(g.oh, g.ow, g.kh, g.kw, g.sh, g.sw);
+    const xp = pad(rt, x, hp, wp, g.ph, g.pw);
+    const packed = pack(rt, w, false);
+    const y = fastConv(rt, xp, packed, bias, g.n, g.c, g.o, g.kh, g.kw, g.sh, g.sw, g.oh, g.ow);
+    xp.dispose();
+    packed.dispose();
+    return y;
+  }
+  const y = rt.empty([g.n, g.o, g.oh, g.ow]);
+  rt.dispatch({
+    kernel: { name: 'conv2d_forward', code: directSrc, entryPoint: 'forward', constants: { WG, HAS_BIAS: bias ? 1 : 0 } },
+    params: directParams(g),
+    bindings: [x, w, y, bias ?? rt.placeholder],
+    workgroups: rt.grid(y.size, WG),
+  });
+  return y;
+}
+
+export interface Conv2dGrads {
+  dx?: Tensor;
+  dw?: Tensor;
+  db?: Tensor;
+}
+
+/**
+ * Gradients of y = conv2d(x, w, b) for the upstream gradient dy [N, O, OH, OW]: dx, dw and
+ * db as asked for in `need`. `accumulate` adds dw / db into existing gradient tensors
+ * ([O, C, kh, kw] and [O]) and returns them.
+ */
+export function conv2dBackward(
+  rt: Runtime,
+  dy: Tensor,
+  x: Tensor,
+  w: Tensor,
+  opts: Conv2dOptions = {},
+  need: { x?: boolean; w?: boolean; b?: boolean } = { x: true, w: true, b: true },
+  accumulate: { dw?: Tensor; db?: Tensor } = {},
+): Conv2dGrads {
+  const op = 'conv2d_backward';
+  const g = geometry(op, x, w, opts);
+  expectDType(op, 'dy', dy, 'f32');
+  expectShape(op, 'dy', dy, [g.n, g.o, g.oh, g.ow]);
+  if (accumulate.dw) {
+    expectDType(op, 'accumulate.dw', accumulate.dw, 'f32');
+    expectShape(op, 'accumulate.dw', accumulate.dw, [g.o, g.c, g.kh, g.kw]);
+  }
+  if (accumulate.db) {
+    expectDType(op, 'accumulate.db', accumulate.db, 'f32');
+    expectShape(op, 'accumulate.db', accumulate.db, [g.o]);
+  }
+  const fastDx = need.x ? useFast(op, rt, opts.kernel, fastFits(g.kw, 1)) : false;
+  const fastDw = need.w ? useFast(op, rt, opts.kernel, dwFastFits(g)) : false;
+  const out: Conv2dGrads = {};
+  if (need.x) out.dx = fastDx ? fastDxOf(rt, dy, w, g) : directGrad(rt, 'dx', dy, w, g, [g.n, g.c, g.h, g.w]);
+  if (need.w) out.dw = fastDw ? fastDwOf(rt, dy, x, g, accumulate.dw) : directGrad(rt, 'dw', dy, x, g, [g.o, g.c, g.kh, g.kw], accumulate.dw);
+  if (need.b) {
+    const db = sumAxes(rt, dy, [g.n, g.o, g.oh * g.ow], accumulate.db);
+    out.db = accumulate.db ?? db;
+  }
+  return out;
+}
+
+function directGrad(rt: Runtime, which: 'dx' | 'dw', a: Tensor, b: Tensor, g: Geom, shape: number[], into?: Tensor): Tensor {
+  const t = into ?? rt.empty(shape);
+  rt.dispatch({
+    kernel: { name: `conv2d_${which}`, code: directSrc, entryPoint: which, constants: { WG, ACCUMULATE: into ? 1 : 0 } },
+    params: directParams(g),
+    bindings: [a, b, t],
+    workgroups: rt.grid(t.size, WG),
+  });
+  return t;
+}
+
+/**
+ * dx as a stride-1 convolution of dy, dilated by the stride and padded by k - 1 - p, with the
+ * weights transposed (o <-> c) and rotated by 180 degrees. Its output is [N, C, H, W]: rows
+ * of x that no window covered (the floor in OH) read only padding and get 0.
+ */
+function fastDxOf(rt: Runtime, dy: Tensor, w: Tensor, g: Geom): Tensor {
+  const [hp, wp] = fastExtent(g.h, g.w, g.kh, g.kw, 1, 1);
+  const dyp = pad(rt, dy, hp, wp, g.kh - 1 - g.ph, g.kw - 1 - g.pw, g.sh, g.sw);
+  const packed = pack(rt, w, true);
+  const dx = fastConv(rt, dyp, packed, undefined, g.n, g.o, g.c, g.kh, g.kw, 1, 1, g.h, g.w);
+  dyp.dispose();
+  packed.dispose();
+  return dx;
+}
+
+/** Batch items per split of the dw reduction, so that small layers still fill the threads. */
+function dwSplit(n: number, groups: number): number {
+  const splits = Math.min(n, Math.ceil(64 / groups));
+  return Math.ceil(n / splits);
+}
+
+function fastDwOf(rt: Runtime, dy: Tensor, x: Tensor, g: Geom, into?: Tensor): Tensor {
+  const rps = rowsPerStep(g.oh);
+  const cpr = Math.ceil(g.ow / 4);
+  const ohp = rps * Math.ceil(g.oh / rps);
+  const dyp = pad(rt, dy, ohp, 4 * cpr, 0, 0);
+  // A step reads rows RPS*q*SH .. + (RPS-1)*SH + KH - 1 and vec4 columns ch*SW .. + NV - 1.
+  const hp = (ohp - 1) * g.sh + g.kh;
+  const wp = 4 * (g.sw * (cpr - 1) + Math.ceil((3 * g.sw + g.kw) / 4));
+  const xp = pad(rt, x, hp, wp, g.ph, g.pw);
+  const ntap = g.kh * g.kw;
+  const small = g.c <= SMALL_C;
+  // part[split][o / 8][cpad][tap][o % 8]: dw-fast pads the input channels to whole lanes,
+  // dw-small the output channels to its 16-channel workgroups.
+  const nob = small ? 2 * Math.ceil(g.o / 16) : Math.ceil(g.o / 8);
+  const cpad = small ? g.c : 8 * Math.ceil(g.c / 8);
+  const grid: [number, number] = small ? [Math.ceil(g.o / 16), g.c] : [nob, cpad / 8];
+  const nper = dwSplit(g.n, grid[0] * grid[1]);
+  const splits = Math.ceil(g.n / nper);
+  const part = rt.empty([splits, nob, cpad, ntap, 8]);
+  rt.dispatch({
+    kernel: { name: small ? 'conv2d_dw_small' : 'conv2d_dw_fast', code: small ? dwSmallSrc : dwFastSrc, constants: { KH: g.kh, KW: g.kw, SH: g.sh, SW: g.sw, RPS: rps } },
+    params: [g.n, g.c, g.o, ohp, cpr, hp, wp / 4, nper, cpad],
+    bindings: [dyp, xp, part],
+    workgroups: [grid[0], grid[1], splits],
+  });
+  dyp.dispose();
+  xp.dispose();
+  const dw = into ?? rt.empty([g.o, g.c, g.kh, g.kw]);
+  rt.dispatch({
+    kernel: { name: 'conv2d_dw_finish', code: dwFinishSrc, constants: { WG, ACCUMULATE: into ? 1 : 0 } },
+    params: [g.o, g.c, ntap, cpad, splits, nob],
+    bindings: [part, dw],
+    workgroups: [Math.ceil(g.c / WG), g.o],
+  });
+  part.dispose();
+  return dw;
+}

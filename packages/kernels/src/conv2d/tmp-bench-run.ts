@@ -1,0 +1,10 @@
+import { Runtime } from '@crnn/core';
+import { DEFAULT_OPTIONS, formatHeader, formatLine, runBench } from '../bench/harness.js';
+import { loadTfPeer } from '../bench/tfjs-peer.js';
+import { benches } from './conv2d.bench.js';
+const rt = await Runtime.create();
+const peer = await loadTfPeer();
+console.log(formatHeader());
+for (const spec of benches) console.log(formatLine(await runBench(rt, spec, peer, { ...DEFAULT_OPTIONS, budgetMs: 1000 })));
+peer.close();
+rt.destroy();
