@@ -29,8 +29,13 @@ export interface RecognizerInfo {
   numClasses: number;
   /** Output length for an input width (CTC models), or the fixed output length. */
   timeSteps(width: number): number;
-  /** 'ctc' models are trained with CTC; 'ce' with cross-entropy on fixed-length labels. */
-  loss: 'ctc' | 'ce';
+  /**
+   * 'ctc' models are trained with CTC; 'ce' with cross-entropy on fixed-length labels;
+   * 'attention' models (AttentionRecognizer, attention.ts) need decoder inputs: trained with
+   * their own `loss(tape, images, labels)` (teacher forcing, masked cross-entropy) and read
+   * with `greedyDecode`, not with `forward(tape, images)` alone.
+   */
+  loss: 'ctc' | 'ce' | 'attention';
 }
 
 /** A model mapping images [N, C, H, W] to logits [T, N, classes]. */
@@ -309,3 +314,33 @@ export class CaptchaKeras extends Recognizer {
 }
 
 export { Layer };
+
+/**
+ * `crnn-lite`: the CRNN family's small member for CPU adapters and short jobs (the default
+ * recipe's model): four 3x3 conv blocks (32, 64, 128, 128 filters), each with BatchNorm and
+ * ReLU — BatchNorm after every conv makes CTC training leave its initial all-blank plateau
+ * in a few hundred steps — pools 2, 2, (2,1), (2,1), then one BiLSTM and a Linear.
+ * Input 1xHxW with H a multiple of 16; T = W/4.
+ */
+export function buildCrnnLite(rt: Runtime, rng: Rng, o: { numClasses?: number; inChannels?: number; height?: number; width?: number; hidden?: number } = {}): CrnnModel {
+  const C = o.numClasses ?? 37;
+  const inC = o.inChannels ?? 1;
+  const H = o.height ?? 32;
+  if (H % 16 !== 0) throw new OpInputError('crnn-lite', 'a height that is a multiple of 16', String(H));
+  const block = (i: number, out: number): Layer[] => [
+    new Conv2d(rt, rng, { inChannels: i, outChannels: out, kernel: 3, padding: 1, bias: false }),
+    new BatchNorm(rt, out),
+    new ReLU(rt),
+  ];
+  const cnn = new Sequential(rt, [
+    ...block(inC, 32), new MaxPool2d(rt, 2, 2),
+    ...block(32, 64), new MaxPool2d(rt, 2, 2),
+    ...block(64, 128), new MaxPool2d(rt, [2, 1]),
+    ...block(128, 128), new MaxPool2d(rt, [2, 1]),
+  ]);
+  const hidden = o.hidden ?? 128;
+  const feat = 128 * (H / 16);
+  const rnn = new Recurrent(rt, rng, { kind: 'lstm', inputSize: feat, hiddenSize: hidden, numLayers: 1, bidirectional: true }, rng.nextU32());
+  const fc = new Linear(rt, rng, 2 * hidden, C);
+  return new CrnnModel(rt, { name: 'crnn-lite', inChannels: inC, height: H, width: o.width ?? 128, numClasses: C, timeSteps: (w) => Math.floor(w / 4), loss: 'ctc' }, cnn, rnn, fc);
+}

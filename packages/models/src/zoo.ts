@@ -4,7 +4,8 @@
  * given seed, so the same seed gives the same weights.
  */
 import { OpInputError, Rng, type Runtime } from '@crnn/core';
-import { buildCrnn, buildCrnnCe, buildCrnnStrided, buildCrnnTiny, CaptchaKeras, CrnnWide, type Recognizer } from './crnn.js';
+import { AttentionRecognizer } from './attention.js';
+import { buildCrnn, buildCrnnCe, buildCrnnLite, buildCrnnStrided, buildCrnnTiny, CaptchaKeras, CrnnWide, type Recognizer } from './crnn.js';
 
 export interface ModelHyper {
   numClasses: number;
@@ -64,6 +65,28 @@ export const ZOO: readonly ZooEntry[] = [
     description: '2 conv blocks (32, 64), Dense 64, BiLSTM 128, BiLSTM 64, Dense C+1; 1x50x200',
     defaults: { numClasses: 21, inChannels: 1, height: 50, width: 200 },
     build: (rt, rng, h) => new CaptchaKeras(rt, rng, h),
+  },
+  {
+    name: 'attention',
+    from: '004_* SRN',
+    description:
+      'attention encoder-decoder: 3 conv-BN-ReLU-pool blocks (16, 32, 64), Dense 128 + tanh, GRU 128 over embedded tokens (10) with Luong dot attention, Dense 128 + ReLU, Dense K+3; 1x28xW, S = W/8; numClasses = characters + 1, tokens PAD 0, START K+1, END K+2',
+    defaults: { numClasses: 11, inChannels: 1, height: 28, width: 140 },
+    build: (rt, rng, h) => new AttentionRecognizer(rt, rng, { ...h, encoder: 'dense', name: 'attention' }),
+  },
+  {
+    name: 'attention-blstm',
+    from: '004_* SRN (BLSTMEncoder)',
+    description: 'as attention with a BiLSTM encoder (64 per direction) instead of Dense + tanh',
+    defaults: { numClasses: 11, inChannels: 1, height: 28, width: 140 },
+    build: (rt, rng, h) => new AttentionRecognizer(rt, rng, { ...h, encoder: 'blstm', name: 'attention-blstm' }),
+  },
+  {
+    name: 'crnn-lite',
+    from: 'CRNN family (this project)',
+    description: 'small CRNN for CPU adapters: 4 conv+BN blocks (32-128), BiLSTM 128; 1x32xW, T = W/4',
+    defaults: { numClasses: 37, inChannels: 1, height: 32, width: 128 },
+    build: (rt, rng, h) => buildCrnnLite(rt, rng, h),
   },
   {
     name: 'crnn-tiny',
