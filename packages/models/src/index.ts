@@ -3,6 +3,7 @@ export { Module, Layer, Sequential } from './module.js';
 export { Conv2d, BatchNorm, Linear, MaxPool2d, ReLU, Dropout, Recurrent, type Conv2dConfig, type RecurrentConfig } from './layers.js';
 export * as F from './ops.js';
 export { Recognizer, CrnnModel, CrnnWide, CaptchaKeras, mapToSequence, type RecognizerInfo } from './crnn.js';
+export { AttentionRecognizer, Embedding, isAttentionRecognizer, type AttentionConfig, type TeacherForcing } from './attention.js';
 export { ZOO, zooEntry, buildModel, type ZooEntry, type ModelHyper } from './zoo.js';
 export { encodeSafetensors, decodeSafetensors, SafetensorsError, type SafeTensor, type SafeDType } from './safetensors.js';
 export {

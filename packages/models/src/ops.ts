@@ -202,3 +202,32 @@ export function recurrent(t: Tape, kind: 'lstm' | 'gru', x: Var, params: Record<
   });
   return y;
 }
+
+/**
+ * A GRU over x [T, N, I] that also takes an initial state h0 [layers*dirs, N, H] (zeros when
+ * absent) and returns the final state hN next to y [T, N, dirs*H]: step-by-step decoding
+ * feeds one call's hN as the next call's h0. Gradients flow into x, the parameters and h0
+ * from either output (a missing dy is taken as zeros).
+ */
+export function gruWithState(t: Tape, x: Var, params: Record<string, Var>, a: RecurrentArgs, h0?: Var): { y: Var; hN: Var } {
+  const tensors: Record<string, Tensor> = {};
+  const names = Object.keys(params);
+  for (const n of names) tensors[n] = params[n]!.value;
+  const r = K.gru(t.rt, x.value, tensors, { ...a, training: t.training, ...(h0 ? { h0: h0.value } : {}) });
+  const inputs = [x, h0, ...names.map((n) => params[n]!)];
+  if (!t.grad) {
+    r.saved.dispose();
+    return { y: t.constant(r.y), hN: t.constant(r.hN) };
+  }
+  let done = false;
+  const [y, hN] = t.op(inputs, [r.y, r.hN], (gs) => {
+    done = true;
+    const dy = gs[0] ?? t.own(t.rt.zeros(r.y.shape));
+    const gr = K.gruBackward(t.rt, dy, r.saved, gs[1] ? { dhN: gs[1] } : {});
+    return [gr.dx, gr.dh0 ?? null, ...names.map((n) => gr.grads[n] ?? null)];
+  });
+  t.onDispose(() => {
+    if (!done) r.saved.dispose();
+  });
+  return { y: y!, hN: hN! };
+}

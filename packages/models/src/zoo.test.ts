@@ -19,6 +19,13 @@ const PYTORCH_COUNTS: Record<string, number> = {
   'crnn-wide': 12_204_564,
   'crnn-wide-gru': 9_579_028,
   'captcha-keras': 432_725 + 1_536,
+  // 004_* SRN (attention.ts) at the notebook's config (K = 10 digits, 13 output classes):
+  // cnn (16*9+16 + 2*16) + (32*16*9+32 + 2*32) + (64*32*9+64 + 2*64) = 23,520;
+  // encoder Dense 192*128+128 = 24,704; embedding 13*10 = 130;
+  // GRU 3*128*(10+128) + 2*3*128 = 53,760; clf1 256*128+128 = 32,896; clf2 128*13+13 = 1,677.
+  attention: 23_520 + 24_704 + 130 + 53_760 + 32_896 + 1_677, // 136,687
+  // The BiLSTM encoder 192 -> 2x64 instead: 2*(4*64*(192+64) + 2*4*64) = 132,096.
+  'attention-blstm': 23_520 + 132_096 + 130 + 53_760 + 32_896 + 1_677, // 244,079
 };
 
 describe('model zoo', () => {
