@@ -4,6 +4,9 @@ import { evalCommand } from './commands/evaluate.js';
 import { modelsCommand, summaryCommand } from './commands/models.js';
 import { predictCommand } from './commands/predict.js';
 import { trainCommand } from './commands/train.js';
+import { coordinatorCommand } from './commands/coordinator.js';
+import { workerCommand } from './commands/worker.js';
+import { statusCommand } from './commands/status.js';
 import { goldenCommand } from './golden.js';
 
 const HELP = `crnn-cli: train and run text-in-image recognizers on WebGPU
@@ -11,7 +14,11 @@ const HELP = `crnn-cli: train and run text-in-image recognizers on WebGPU
 Usage: crnn-cli <command> [options]   (crnn-cli <command> --help for its options)
 
 Commands:
-  train           train a model (no options: the embedded MNIST digit strings)
+  train           train a model (no options: the embedded MNIST digit strings;
+                  --workers N: data-parallel over N local worker processes)
+  coordinator     distributed training with workers started apart (crnn-cli worker)
+  worker          join a coordinator: --connect ws://HOST:PORT (token in CRNN_TOKEN)
+  status          progress and workers of a running coordinator
   eval            character error rate, accuracy and 1-NED of a model on labelled images
   predict         read images with a trained model
   models          the model zoo with parameter counts (--json: one object per line)
@@ -31,6 +38,12 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     case 'train':
       return trainCommand(rest);
+    case 'coordinator':
+      return coordinatorCommand(rest);
+    case 'worker':
+      return workerCommand(rest);
+    case 'status':
+      return statusCommand(rest);
     case 'eval':
       return evalCommand(rest);
     case 'predict':

@@ -6,3 +6,5 @@ export { saveCheckpoint, loadCheckpoint, writeFolderAtomic, CheckpointError, typ
 export { chooseRecipe, type Recipe } from './train/recipe.js';
 export { TrainingSession, makeOptimizer, batchLoss, decodeBatch, type StepResult } from './train/session.js';
 export { train, TrainingStopped, type TrainHooks, type TrainResult } from './train/train.js';
+export { LocalExecutor, computeMicro, reduceParts, combineParts, decompose, leafPart, partIsFinite, treeLevels, splitBatch, microSeed, type Part, type Reduced, type MicroBatch, type MicroResult, type StepExecutor, type StepStats, type ExecutorContext } from './train/micro.js';
+export * from './distributed/index.js';

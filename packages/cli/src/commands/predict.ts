@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Runtime } from '@crnn/core';
 import { ctcBeamSearch } from '@crnn/kernels';
-import { loadModel, Tape } from '@crnn/models';
+import { isAttentionRecognizer, loadModel, Tape } from '@crnn/models';
 import { Charset, decodeImage, preprocess, type Preprocess } from '@crnn/trainer';
 
 export const PREDICT_HELP = `Usage: crnn-cli predict --model DIR IMAGE... [--beam N] [--json]
@@ -75,6 +75,15 @@ export async function predictCommand(argv: string[]): Promise<number> {
         continue;
       }
       const tape = new Tape(rt, false, false);
+      if (isAttentionRecognizer(model)) {
+        // The attention decoder reads its own outputs step by step; no per-frame confidence.
+        const [ids] = await model.greedyDecode(rt, tape.constant(rt.upload(image, [1, 1, p.height, p.width])).value);
+        tape.dispose();
+        const text = charset.decode(ids ?? []);
+        if (values.json) console.log(JSON.stringify({ image: file, text, confidence: null }));
+        else console.log(`${file}\t${text}\t-`);
+        continue;
+      }
       const logits = model.forward(tape, tape.constant(rt.upload(image, [1, 1, p.height, p.width])));
       const [T, N, C] = logits.shape as [number, number, number];
       const host = (await rt.read(logits.value)) as Float32Array;

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { loadTrainConfig, train } from '@crnn/trainer';
+import { randomBytes } from 'node:crypto';
+import { Coordinator, loadTrainConfig, NoWorkersError, spawnLocalWorkers, stopLocalWorkers, train, type CoordinatorOptions, type TrainConfig } from '@crnn/trainer';
 
 export const TRAIN_HELP = `Usage: crnn-cli train [options]
 
@@ -22,16 +23,25 @@ Training:
   --optimizer adam|adadelta|sgd (adam) --lr LR --momentum M --weight-decay WD
   --schedule constant|step|cosine|plateau (cosine) --step-size N --gamma G --min-lr LR
   --clip NORM (5; 0 disables) --patience N (early stopping)
-  --generated N         size of the default data set (4000)
+  --generated N         size of the default data set (3000)
 Output:
   --out DIR             output folder (default runs/latest; with --resume, the resumed folder)
   --resume DIR          continue from DIR/checkpoint
   --config FILE         JSON with any of the fields above (camelCase); flags override it
-  --workers N           data-parallel worker processes
+  --micro-batches M     micro-batches per batch (4; BatchNorm statistics per micro-batch): the
+                        gradient is reduced by a fixed tree over them, so any number of workers
+                        gives the same weights
+  --workers N           data-parallel training with N local worker processes (each with its
+                        own WebGPU device) and a coordinator on 127.0.0.1; 0: in this process
+Distributed (with --workers, and for crnn-cli coordinator):
+  --heartbeat S         seconds between heartbeats (2)
+  --timeout S           drop a worker silent for S seconds (30)
+  --result-timeout S    drop a worker holding work with no result for S seconds (300)
+  --wait-workers S      with no worker left, wait S seconds before stopping (120)
   --quiet
 `;
 
-const FLAGS = {
+export const FLAGS = {
   data: { type: 'string' },
   labels: { type: 'string' },
   val: { type: 'string' },
@@ -65,11 +75,62 @@ const FLAGS = {
   resume: { type: 'string' },
   config: { type: 'string' },
   workers: { type: 'string' },
+  'micro-batches': { type: 'string' },
+  heartbeat: { type: 'string' },
+  timeout: { type: 'string' },
+  'result-timeout': { type: 'string' },
+  'wait-workers': { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
 
-const NUMERIC = new Set(['val-ratio', 'binarize', 'height', 'width', 'epochs', 'max-steps', 'batch', 'seed', 'lr', 'momentum', 'weight-decay', 'step-size', 'gamma', 'min-lr', 'clip', 'patience', 'generated', 'workers']);
+const NUMERIC = new Set(['val-ratio', 'binarize', 'height', 'width', 'epochs', 'max-steps', 'batch', 'seed', 'lr', 'momentum', 'weight-decay', 'step-size', 'gamma', 'min-lr', 'clip', 'patience', 'generated', 'workers', 'micro-batches']);
+
+/** Flags of the coordinator, not of the training config. */
+export const COORDINATOR_KEYS = ['heartbeat', 'timeout', 'result-timeout', 'wait-workers', 'port', 'host', 'token', 'tls-cert', 'tls-key'] as const;
+
+/** Coordinator options from flags; throws on a value that is not a positive number. */
+export function coordinatorOptions(values: Record<string, string | boolean | undefined>): Omit<CoordinatorOptions, 'token'> {
+  const num = (k: string): number | undefined => {
+    const v = values[k];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!(n > 0) || !Number.isFinite(n)) throw new Error(`--${k}: expected a positive number of seconds, found '${String(v)}'`);
+    return n;
+  };
+  const o: Omit<CoordinatorOptions, 'token'> = {};
+  const set = <K extends keyof CoordinatorOptions>(k: K, v: CoordinatorOptions[K] | undefined) => {
+    if (v !== undefined) (o as CoordinatorOptions)[k] = v;
+  };
+  set('heartbeatSec', num('heartbeat'));
+  set('timeoutSec', num('timeout'));
+  set('resultTimeoutSec', num('result-timeout'));
+  set('waitWorkersSec', num('wait-workers'));
+  return o;
+}
+
+/** Trains with a coordinator in this process and N local worker processes. */
+export async function trainWithWorkers(cfg: TrainConfig, values: Record<string, string | boolean | undefined>): Promise<number> {
+  const token = randomBytes(24).toString('hex');
+  const log = cfg.quiet ? () => {} : (s: string) => console.log(s);
+  const coordinator = new Coordinator({ ...coordinatorOptions(values), token, host: '127.0.0.1', port: 0, log });
+  const url = await coordinator.listen();
+  const kids = spawnLocalWorkers(cfg.workers, url, token, { log: (s) => process.stderr.write(`${s}\n`) });
+  try {
+    const r = await train(cfg, { executor: coordinator, ...(cfg.quiet ? { log: () => {} } : {}) });
+    console.log(JSON.stringify({ out: r.out, epochs: r.epochs, steps: r.steps, accuracy: r.best.accuracy, cer: r.best.cer, ned: r.best.ned, seconds: Math.round(r.seconds), workers: cfg.workers }));
+    return 0;
+  } catch (e) {
+    if (e instanceof NoWorkersError) {
+      console.error(`crnn-cli train: ${e.message}`);
+      return 3;
+    }
+    throw e;
+  } finally {
+    await coordinator.finish('training finished');
+    await stopLocalWorkers(kids);
+  }
+}
 
 const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -77,7 +138,7 @@ const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperC
 export function trainOverrides(values: Record<string, string | boolean | undefined>): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(values)) {
-    if (v === undefined || k === 'config' || k === 'help') continue;
+    if (v === undefined || k === 'config' || k === 'help' || (COORDINATOR_KEYS as readonly string[]).includes(k)) continue;
     if (k === 'no-augment') o.augment = !v;
     else if (NUMERIC.has(k)) {
       const n = Number(v);
@@ -95,10 +156,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const cfg = loadTrainConfig(values.config, trainOverrides(values));
-  if (cfg.workers > 1) {
-    // Issue 6 (the websocket coordinator) is not built yet: say so rather than ignore the flag.
-    console.error(`crnn-cli train: --workers ${cfg.workers}: data-parallel workers are not available yet; training in this process.`);
-  }
+  if (cfg.workers >= 1) return trainWithWorkers(cfg, values);
   const r = await train(cfg, cfg.quiet ? { log: () => {} } : {});
   console.log(JSON.stringify({ out: r.out, epochs: r.epochs, steps: r.steps, accuracy: r.best.accuracy, cer: r.best.cer, ned: r.best.ned, seconds: Math.round(r.seconds) }));
   return 0;

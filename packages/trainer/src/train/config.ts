@@ -48,8 +48,14 @@ export const TrainConfigSchema = z
     out: z.string().min(1).default('runs/latest'),
     resume: z.string().min(1).optional(),
     workers: z.number().int().min(0).default(0),
+    /**
+     * Micro-batches per global batch: gradients are computed per micro-batch (BatchNorm
+     * statistics per micro-batch) and reduced by a fixed tree over the micro-batch indices, in-process or across
+     * workers alike, so the result does not depend on the number of workers.
+     */
+    microBatches: z.number().int().positive().max(1024).default(4),
     /** Size of the embedded default data set (MNIST digit strings) when no data is given. */
-    generated: z.number().int().positive().default(4000),
+    generated: z.number().int().positive().default(3000),
     /** Consecutive non-finite steps that stop training. */
     maxNonFinite: z.number().int().positive().default(20),
     /** Validation images drawn in errors.png. */
@@ -74,6 +80,11 @@ export function parseTrainConfig(input: unknown, where = 'train config'): TrainC
   const r = TrainConfigSchema.safeParse(input);
   if (!r.success) throw new ConfigError(describe(r.error, where));
   if (r.data.data && r.data.labels) throw new ConfigError(`${where}: give either 'data' (a folder) or 'labels' (a label file), not both`);
+  // Micro-batching defaults to 4 with workers (the count must not depend on how many) and to 1
+  // in-process, where one pass per batch is ~1.5x faster. Pass the same --micro-batches to
+  // compare an in-process run with a distributed one bit for bit.
+  const given = typeof input === 'object' && input !== null && (input as { microBatches?: unknown }).microBatches !== undefined;
+  if (!given && r.data.workers < 1) return { ...r.data, microBatches: 1 };
   return r.data;
 }
 

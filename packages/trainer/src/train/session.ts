@@ -5,7 +5,7 @@
  */
 import type { Runtime, Tensor } from '@crnn/core';
 import { Adadelta, Adam, clipGradNorm, ctcGreedyDecodeSequences, Sgd, type Optimizer } from '@crnn/kernels';
-import { F, Tape, type Param, type Recognizer, type Var } from '@crnn/models';
+import { F, isAttentionRecognizer, Tape, type Param, type Recognizer, type Var } from '@crnn/models';
 import type { Batch, Charset } from '../data/index.js';
 import { TextMetrics } from '../report/index.js';
 import type { TrainConfig } from './config.js';
@@ -46,6 +46,16 @@ export function batchLoss(tape: Tape, model: Recognizer, logits: Var, batch: Bat
   return F.crossEntropy(tape, nct, { targets, classDim: 1, ignoreIndex: -1 });
 }
 
+/**
+ * The loss of a batch for any model: CTC or cross-entropy on the logits of `forward`, or the
+ * attention model's teacher-forced masked cross-entropy.
+ */
+export function modelLoss(tape: Tape, model: Recognizer, images: Var, batch: Pick<Batch, 'labels'>): { loss: Var; logits: Var | null } {
+  if (isAttentionRecognizer(model)) return { loss: model.loss(tape, images, batch.labels), logits: null };
+  const logits = model.forward(tape, images);
+  return { loss: batchLoss(tape, model, logits, batch as Batch), logits };
+}
+
 export class TrainingSession {
   constructor(
     readonly rt: Runtime,
@@ -68,8 +78,7 @@ export class TrainingSession {
     model.zeroGrad();
     const tape = new Tape(rt, true, true, stepSeed);
     try {
-      const logits = model.forward(tape, tape.constant(rt.upload(batch.images, batch.shape)));
-      const loss = batchLoss(tape, model, logits, batch);
+      const { loss } = modelLoss(tape, model, tape.constant(rt.upload(batch.images, batch.shape)), batch);
       tape.backward(loss);
       const params = this.trainable();
       const grads = params.map((p) => p.grad);
@@ -111,9 +120,13 @@ export class TrainingSession {
     for (const batch of batches) {
       const tape = new Tape(rt, false, false);
       try {
-        const logits = model.forward(tape, tape.constant(rt.upload(batch.images, batch.shape)));
-        const loss = batchLoss(tape, model, logits, batch);
-        const preds = await decodeBatch(rt, model, logits.value, charset);
+        const images = tape.constant(rt.upload(batch.images, batch.shape));
+        const { loss, logits } = modelLoss(tape, model, images, batch);
+        const preds = logits
+          ? await decodeBatch(rt, model, logits.value, charset)
+          : isAttentionRecognizer(model)
+            ? (await model.greedyDecode(rt, images.value, model.info.timeSteps(batch.shape[3]))).map((ids) => charset.decode(ids))
+            : [];
         const [l] = await rt.readMany([loss.value]);
         if (Number.isFinite(l![0]!)) {
           lossSum += l![0]! * batch.texts.length;

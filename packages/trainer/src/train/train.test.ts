@@ -57,6 +57,15 @@ describe('train', () => {
     expect(Buffer.compare(readFileSync(join(a, 'checkpoint/model.safetensors')), readFileSync(join(c, 'checkpoint/model.safetensors')))).not.toBe(0);
   });
 
+  it('trains and evaluates the attention model (teacher forcing, greedy decoding)', async () => {
+    const out = tmp();
+    const r = await train(parseTrainConfig({ generated: 24, model: 'attention', height: 28, width: 140, batch: 8, epochs: 2, out, errorGrid: 2, quiet: true }), { ...quiet, runtime: rt });
+    expect(r.epochs).toBe(2);
+    const rows = readFileSync(join(out, 'metrics.csv'), 'utf8').trim().split('\n');
+    expect(rows).toHaveLength(3);
+    expect(Number.isFinite(Number(rows[2]!.split(',')[4]))).toBe(true); // val_loss
+  });
+
   it('refuses to resume a different job', async () => {
     const a = tmp();
     await train(tiny(a, { epochs: 1 }), { ...quiet, runtime: rt });
