@@ -50,3 +50,11 @@ export function expectNonEmpty(op: string, name: string, t: Tensor): void {
 export function pair(v: number | readonly [number, number]): [number, number] {
   return typeof v === 'number' ? [v, v] : [v[0], v[1]];
 }
+
+/**
+ * Tensor or host array? Duck-typed, not `instanceof`: a second loaded copy of @crnn/core
+ * (a bundle beside a workspace build) would make `instanceof Tensor` false for real tensors.
+ */
+export function isTensor(v: Tensor | ArrayLike<number>): v is Tensor {
+  return typeof (v as Tensor).assertAlive === 'function';
+}

@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import { Runtime } from '@crnn/core';
 import { loadModel } from '@crnn/models';
-import { Charset, ImageDataset, listFolder, readLabelFile, TrainingSession, type Preprocess } from '@crnn/trainer';
-import { existsSync, statSync } from 'node:fs';
+import { Charset, ImageDataset, readSamples, TrainingSession, type Preprocess } from '@crnn/trainer';
 
 export const EVAL_HELP = `Usage: crnn-cli eval --model DIR --data DIR|FILE [--batch B] [--json]
 
@@ -26,12 +25,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     const { model, config } = loadModel(rt, values.model);
     const charset = new Charset(config.charset);
     const p = config.preprocessing as unknown as Preprocess;
-    const fold = p.caseFold;
-    const isDir = existsSync(values.data) && statSync(values.data).isDirectory();
-    const samples = (isDir ? listFolder(values.data).samples : readLabelFile(values.data)).map((s) => ({
-      ...s,
-      label: fold === 'lower' ? s.label.toLowerCase() : fold === 'upper' ? s.label.toUpperCase() : s.label,
-    }));
+    const samples = readSamples(values.data, p.caseFold);
     const ds = ImageDataset.load(samples, p, charset, { onWarning: (w) => console.error(`warning: ${w}`) });
     const session = new TrainingSession(rt, model, null as never, null);
     const ev = await session.evaluate(ds.batches(Number(values.batch ?? 32), { shuffle: null }), charset);

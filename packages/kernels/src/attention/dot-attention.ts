@@ -1,7 +1,7 @@
 import { OpInputError, type Runtime, type Tensor } from '@crnn/core';
 import { matmul } from '../matmul/matmul.js';
 import { softmax, softmaxBackward } from '../softmax/softmax.js';
-import { expectDType, expectPositiveInts, expectRank, expectShape } from '../validate.js';
+import { expectDType, expectPositiveInts, expectRank, expectShape, isTensor } from '../validate.js';
 
 export interface DotAttentionOptions {
   /**
@@ -29,10 +29,6 @@ export interface DotAttentionGrads {
  * A tensor rather than a host array. Duck-typed, not `instanceof`: a second copy of
  * @crnn/core (dist next to src) would make instanceof fail for real tensors.
  */
-function isTensor(v: Tensor | ArrayLike<number>): v is Tensor {
-  return typeof (v as Tensor).assertAlive === 'function';
-}
-
 function dims(op: string, encoder: Tensor, decoder: Tensor): { n: number; s: number; t: number; h: number } {
   expectRank(op, 'encoder', encoder, 3);
   expectRank(op, 'decoder', decoder, 3);

@@ -1,5 +1,5 @@
 import { f32, i32, OpInputError, type Runtime, type Tensor } from '@crnn/core';
-import { expectDType, expectNonEmpty, expectShape } from '../validate.js';
+import { expectDType, expectNonEmpty, expectShape, isTensor } from '../validate.js';
 import ceSrc from './cross-entropy.wgsl.js';
 
 const WG_ROW = 64;
@@ -21,10 +21,6 @@ export interface CrossEntropyOptions {
  * A tensor rather than a host array. Duck-typed, not `instanceof`: a second copy of
  * @crnn/core (dist next to src) would make instanceof fail for real tensors.
  */
-function isTensor(v: Tensor | ArrayLike<number>): v is Tensor {
-  return typeof (v as Tensor).assertAlive === 'function';
-}
-
 interface Geometry {
   outer: number;
   classes: number;

@@ -10,8 +10,8 @@
  * value; 0 with `zeroInfinity`) and a zero gradient, and `nll` tells which sample it was.
  * Out-of-range labels in a target tensor make that sample's loss NaN.
  */
-import { f32, OpInputError, Tensor, type Runtime } from '@crnn/core';
-import { expectDType, expectNonEmpty, expectRank } from '../validate.js';
+import { f32, OpInputError, type Runtime, type Tensor } from '@crnn/core';
+import { expectDType, expectNonEmpty, expectRank, isTensor } from '../validate.js';
 import logSoftmaxSrc from './ctc-log-softmax.wgsl.js';
 import alphaBetaSrc from './ctc-alpha-beta.wgsl.js';
 import gradSrc from './ctc-grad.wgsl.js';
@@ -116,8 +116,8 @@ function run(
   if (N > maxGroups) throw new OpInputError(op, `a batch of at most ${maxGroups} samples`, `N = ${N}`);
 
   let S: number;
-  const hostTargets = !(targets instanceof Tensor);
-  if (targets instanceof Tensor) {
+  const hostTargets = !isTensor(targets);
+  if (isTensor(targets)) {
     expectRank(op, 'targets', targets, 2);
     expectDType(op, 'targets', targets, 'i32');
     if (targets.shape[0] !== N) throw new OpInputError(op, `targets of shape [${N}, S]`, `[${targets.shape.join(', ')}]`);
@@ -128,7 +128,7 @@ function run(
   }
   checkLengths(op, 'input_lengths', inputLengths, N, 1, T, 'T');
   checkLengths(op, 'target_lengths', targetLengths, N, 0, S, 'S, the padded target width');
-  if (!(targets instanceof Tensor)) {
+  if (!isTensor(targets)) {
     for (let n = 0; n < N; n++) {
       const Sn = targetLengths[n]!;
       for (let k = 0; k < Sn; k++) {
@@ -168,7 +168,7 @@ function run(
     lensHost[N + n] = targetLengths[n]!;
   }
   const lens = rt.upload(lensHost, [2, N], 'i32');
-  const tgt = targets instanceof Tensor ? targets : rt.upload(Int32Array.from(targets), [N, S], 'i32');
+  const tgt = isTensor(targets) ? targets : rt.upload(Int32Array.from(targets), [N, S], 'i32');
   const logp = rt.empty([T, N, C]);
   rt.dispatch({
     kernel: { name: 'ctc_log_softmax', code: logSoftmaxSrc },

@@ -1,5 +1,5 @@
 import { f32, i32, OpInputError, type Runtime, type Tensor } from '@crnn/core';
-import { expectDType, expectPositiveInts, expectRank, expectShape } from '../validate.js';
+import { expectDType, expectPositiveInts, expectRank, expectShape, isTensor } from '../validate.js';
 import embeddingSrc from './embedding.wgsl.js';
 
 const WG = 64;
@@ -20,10 +20,6 @@ export interface EmbeddingBackwardOptions extends EmbeddingOptions {
  * A tensor rather than a host array. Duck-typed, not `instanceof`: a second copy of
  * @crnn/core (dist next to src) would make instanceof fail for real tensors.
  */
-function isTensor(v: Tensor | ArrayLike<number>): v is Tensor {
-  return typeof (v as Tensor).assertAlive === 'function';
-}
-
 function paddingIndex(op: string, vocab: number, p: number | undefined): number | null {
   if (p === undefined) return null;
   if (!Number.isInteger(p) || p < -vocab || p >= vocab) {

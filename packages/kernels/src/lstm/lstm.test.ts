@@ -1,16 +1,11 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { OpInputError, Rng, Runtime, type Tensor } from '@crnn/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadCase, runCase } from '../golden/golden.js';
 import { hasWideSubgroups } from '../recurrent/recurrent.js';
 import { compareClose } from '../testing.js';
 import {
   caseName,
   compareResults,
-  fdGrads,
   gpuRun,
-  gradByKey,
   makeData,
   refRun,
   type Case,
@@ -18,9 +13,9 @@ import {
   variantsOf,
 } from '../recurrent/rnn-testing.js';
 import { lstm, lstmBackward, paramNames } from './lstm.js';
+import { recurrentGradientAndGoldenSuite } from '../recurrent/recurrent.suite.js';
 import { lstmGolden } from './lstm.golden.js';
 
-const goldenDir = process.env.GOLDEN_DIR ?? resolve(import.meta.dirname, '../../../../../shared/golden');
 const api: RnnApi = { cell: 'lstm', gates: 4, forward: lstm, backward: lstmBackward };
 const TOL = { rtol: 2e-4, atol: 2e-5 };
 
@@ -74,38 +69,7 @@ describe('lstm forward and backward vs the float64 reference', () => {
   });
 });
 
-describe('lstm gradients vs finite differences (T=3, N=2, I=3, H=2)', () => {
-  const c: Case = { T: 3, N: 2, I: 3, H: 2, L: 2, dirs: 2, h0: true, c0: true, dhN: true, dcN: true };
-  it('reference backward and GPU backward match central differences of the reference', async () => {
-    const data = makeData(new Rng(3), 'lstm', c, 0.9);
-    const ref = refRun('lstm', c, data);
-    const fd = fdGrads('lstm', c, data);
-    const keys = Object.keys(fd);
-    expect(keys.length).toBe(1 + 16 + 2);
-    for (const key of keys) {
-      const r = compareClose(gradByKey(ref, key)!, fd[key]!, { rtol: 1e-6, atol: 1e-8 }, `ref ${key} vs fd`);
-      expect(r.ok, r.message).toBe(true);
-    }
-    for (const variant of variantsOf(rt)) {
-      const got = await gpuRun(rt, api, { ...c, variant }, data);
-      for (const key of keys) {
-        const g = compareClose(gradByKey(got, key)!, fd[key]!, { rtol: 1e-3, atol: 1e-4 }, `gpu ${variant} ${key} vs fd`);
-        expect(g.ok, g.message).toBe(true);
-      }
-    }
-  });
-});
-
-describe('lstm golden cases', () => {
-  for (const file of ['lstm_dev_0.json', 'lstm_dev_1.json']) {
-    it(file, async () => {
-      const path = resolve(goldenDir, file);
-      expect(existsSync(path), `missing ${path}`).toBe(true);
-      const r = await runCase(rt, loadCase(path), { lstm: lstmGolden });
-      expect(r.ok, r.message).toBe(true);
-    });
-  }
-});
+recurrentGradientAndGoldenSuite(() => rt, api, ['lstm_dev_0.json', 'lstm_dev_1.json'], lstmGolden);
 
 describe('lstm input checks', () => {
   it('rejects hostile inputs with OpInputError naming the op, before any dispatch', async () => {

@@ -1,5 +1,5 @@
 import { OpInputError, type Runtime, type Tensor } from '@crnn/core';
-import { expectDType, expectSameShape } from '../validate.js';
+import { expectDType, expectSameShape, isTensor } from '../validate.js';
 import softmaxSrc from './softmax.wgsl.js';
 
 /** Axes up to this length use one invocation per row; longer ones one workgroup per row. */
@@ -27,10 +27,6 @@ export interface SoftmaxOptions {
  * A tensor rather than a host array. Duck-typed, not `instanceof`: a second copy of
  * @crnn/core (dist next to src) would make instanceof fail for real tensors.
  */
-function isTensor(v: Tensor | ArrayLike<number>): v is Tensor {
-  return typeof (v as Tensor).assertAlive === 'function';
-}
-
 interface Geometry {
   outer: number;
   axis: number;

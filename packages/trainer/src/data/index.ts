@@ -5,7 +5,7 @@
  * embedded MNIST digit-string data set.
  */
 export { DataError, ImageDecodeError, LabelError, LABEL_ERROR_LIST_MAX, type BadLabel } from './errors.js';
-export { listFolder, readLabelFile, labelFromFileName, IMAGE_EXTENSIONS, type Sample } from './sources.js';
+export { listFolder, readLabelFile, readSamples, labelFromFileName, IMAGE_EXTENSIONS, type Sample } from './sources.js';
 export { decodeImage, sniffImage, MAX_IMAGE_PIXELS, type RawImage } from './decode.js';
 export {
   preprocess,

@@ -2,9 +2,10 @@
  * Where samples come from: a folder of images whose file names are the labels, or a
  * PaddleOCR-style label file.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join } from 'node:path';
 import { DataError } from './errors.js';
+import { foldCase } from './preprocess.js';
 
 /** One labelled image on disk. */
 export interface Sample {
@@ -124,4 +125,15 @@ export function readLabelFile(file: string): Sample[] {
     out.push({ path: isAbsolute(p) ? p : join(base, p), label });
   }
   return out;
+}
+
+/**
+ * The samples of a folder (labels from file names) or of a PaddleOCR label file, with labels
+ * case-folded when asked: what `train --data/--labels/--val` and `eval --data` read.
+ */
+export function readSamples(path: string, caseFold: 'lower' | 'upper' | null = null): Sample[] {
+  // A missing path goes to listFolder, whose error names the folder.
+  const isFile = existsSync(path) && !statSync(path).isDirectory();
+  const samples = isFile ? readLabelFile(path) : listFolder(path).samples;
+  return caseFold ? samples.map((s) => ({ ...s, label: foldCase(s.label, caseFold) })) : samples;
 }

@@ -5,7 +5,7 @@
  *   OUT/checkpoint/                          the last epoch's full state (for --resume)
  *   OUT/metrics.csv, OUT/curves.png, OUT/errors.png
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CrnnError, Rng, Runtime } from '@crnn/core';
 import { buildModel, loadSafetensorsInto, saveModel, type Recognizer } from '@crnn/models';
@@ -18,8 +18,7 @@ import {
   generateDigitStrings,
   ImageDataset,
   LabelError,
-  listFolder,
-  readLabelFile,
+  readSamples,
   splitSamples,
   type Preprocess,
   type Sample,
@@ -32,7 +31,6 @@ import { LrSchedule, type ScheduleState } from './schedule.js';
 import { makeOptimizer, TrainingSession } from './session.js';
 import { LocalExecutor, reduceParts, splitBatch, type StepExecutor, type StepStats } from './micro.js';
 import { clipGradNorm } from '@crnn/kernels';
-import { readFileSync } from 'node:fs';
 
 export class TrainingStopped extends CrnnError {}
 
@@ -74,14 +72,6 @@ interface Data {
   source: string;
 }
 
-function samplesOf(path: string): Sample[] {
-  return existsSync(path) && !path.endsWith('.txt') && !path.endsWith('.tsv') ? listFolder(path).samples : readLabelFile(path);
-}
-
-function foldCase(label: string, fold: 'lower' | 'upper' | null | undefined): string {
-  return fold === 'lower' ? label.toLowerCase() : fold === 'upper' ? label.toUpperCase() : label;
-}
-
 function prepareData(cfg: TrainConfig, warn: (s: string) => void): Data {
   if (!cfg.data && !cfg.labels) {
     // The embedded default: MNIST digit strings of 3 to 8 digits, generated from the seed.
@@ -103,9 +93,9 @@ function prepareData(cfg: TrainConfig, warn: (s: string) => void): Data {
     };
   }
   const source = (cfg.data ?? cfg.labels)!;
-  let samples = samplesOf(source).map((s) => ({ ...s, label: foldCase(s.label, cfg.caseFold) }));
+  let samples = readSamples(source, cfg.caseFold ?? null);
   if (samples.length === 0) throw new CrnnError(`${source}: no image files found`);
-  let valSamples: Sample[] | null = cfg.val ? samplesOf(cfg.val).map((s) => ({ ...s, label: foldCase(s.label, cfg.caseFold) })) : null;
+  let valSamples: Sample[] | null = cfg.val ? readSamples(cfg.val, cfg.caseFold ?? null) : null;
   const charset = cfg.charset ? new Charset(cfg.charset) : Charset.fromLabels([...samples, ...(valSamples ?? [])].map((s) => s.label));
   const checked = checkLabels(samples, charset, cfg.caseFold ?? null);
   if (checked.bad.length) {
