@@ -120,6 +120,40 @@ describe('runtime', () => {
   });
 });
 
+describe('startProfile() / stopProfile()', () => {
+  it('counts every dispatch per kernel across submits and keeps results exact', async () => {
+    const ADD2: Kernel = { ...ADD, name: 'add_scalar_again' };
+    const x = rt.upload(Float32Array.from({ length: 8192 }, (_, i) => i), [8192]);
+    const on = rt.startProfile();
+    expect(on).toBe(rt.canTime);
+    let y = x;
+    const made: Tensor[] = [];
+    for (let i = 0; i < 5; i++) {
+      y = addScalarOp(y, 1);
+      made.push(y);
+      if (i === 2) await rt.sync(); // a submit in the middle: both halves count
+    }
+    const z = rt.empty([8192]);
+    rt.dispatch({ kernel: ADD2, params: [8192, f32(10)], bindings: [y, z], workgroups: rt.grid(8192, 64) });
+    const rows = await rt.stopProfile();
+    const got = await rt.read(z);
+    for (let i = 0; i < 8192; i++) {
+      if (got[i] !== i + 15) throw new Error(`index ${i}: got ${got[i]}, want ${i + 15}`);
+    }
+    if (rt.canTime) {
+      expect(rows.map((r) => [r.kernel, r.count]).sort()).toEqual([['add_scalar', 5], ['add_scalar_again', 1]]);
+      for (const r of rows) expect(r.ms >= 0 && Number.isFinite(r.ms)).toBe(true);
+    } else {
+      expect(rows).toEqual([]);
+    }
+    // Profiling is off again: nothing more is recorded, and a new profile starts empty.
+    const w = addScalarOp(x, 1);
+    await rt.sync();
+    expect(await rt.stopProfile()).toEqual([]);
+    for (const t of [x, z, w, ...made]) t.dispose();
+  });
+});
+
 describe('timed()', () => {
   it('times the passes of fn() and runs them, across a clear that splits the pass', async () => {
     const before = rt.upload([5, 6], [2]);

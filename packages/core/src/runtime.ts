@@ -317,6 +317,7 @@ export class Runtime implements StorageOwner {
       throw new OpInputError(a.kernel.name, `workgroup counts in [0, ${max}]`, `[${wg.join(', ')}]`);
     }
     if (wg.some((n) => n === 0)) return; // nothing to do: an empty tensor
+    if (this.profiler && !this.timing) this.profileDispatch(a.kernel.name);
     const pass = this.beginPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -382,7 +383,11 @@ export class Runtime implements StorageOwner {
   private beginPass(): GPUComputePassEncoder {
     if (this.pass) return this.pass;
     const enc = this.recording();
-    if (this.timing) {
+    const slot = this.profiler?.open;
+    if (this.profiler && slot !== undefined && !this.timing) {
+      this.profiler.open = undefined;
+      this.pass = enc.beginComputePass({ timestampWrites: { querySet: this.profiler.querySet, beginningOfPassWriteIndex: 2 * slot, endOfPassWriteIndex: 2 * slot + 1 } });
+    } else if (this.timing) {
       // Inside timed(): the first pass writes the start stamp (query 0); every pass writes the
       // end stamp (query 1). Passes run in order, so the last write is the end of the last
       // pass and query 1 - query 0 spans all of fn()'s passes, however often copies or
@@ -423,11 +428,93 @@ export class Runtime implements StorageOwner {
     this.chunkIndex = 0;
     const kernels = this.pendingKernels;
     this.pendingKernels = [];
+    const profiled = this.profiler ? this.resolveProfile(enc) : null;
     this.device.queue.submit([enc.finish()]);
+    if (profiled) this.profiler!.reads.push(profiled());
     this.checks.push(this.device.popErrorScope().then((err) => (err ? new KernelValidationError(kernels, err.message) : null)));
     this.encoder = null;
     this.epoch++;
     this.counts.submits++;
+  }
+
+  // ---- profiling (per kernel) -------------------------------------------------------------
+
+  private profiler: {
+    querySet: GPUQuerySet;
+    capacity: number;
+    names: string[]; // kernel of each slot recorded since the last flush
+    open: number | undefined; // slot the next pass writes
+    totals: Map<string, { count: number; ns: number }>;
+    reads: Array<Promise<void>>;
+  } | null = null;
+
+  /**
+   * Starts attributing GPU time to kernels: from now on every dispatch runs in a compute pass
+   * of its own with timestamps at both ends (on devices with 'timestamp-query'; elsewhere
+   * returns false and records nothing). This costs a pass per dispatch, so totals are a
+   * little above a normal run's; Dawn quantizes timestamps (65.5 µs on lavapipe), which
+   * averages out over many dispatches but not for one. For finding where a step's time goes.
+   */
+  startProfile(): boolean {
+    if (!this.canTime || this.profiler) return this.profiler !== null;
+    this.flush();
+    const capacity = 2048;
+    this.profiler = {
+      querySet: this.device.createQuerySet({ type: 'timestamp', count: 2 * capacity, label: 'profile' }),
+      capacity,
+      names: [],
+      open: undefined,
+      totals: new Map(),
+      reads: [],
+    };
+    return true;
+  }
+
+  /** Stops profiling; resolves to GPU time per kernel name, largest first. */
+  async stopProfile(): Promise<Array<{ kernel: string; count: number; ms: number }>> {
+    const p = this.profiler;
+    if (!p) return [];
+    await this.sync();
+    await Promise.all(p.reads);
+    this.profiler = null;
+    p.querySet.destroy();
+    return [...p.totals].map(([kernel, t]) => ({ kernel, count: t.count, ms: t.ns / 1e6 })).sort((a, b) => b.ms - a.ms);
+  }
+
+  private profileDispatch(name: string): void {
+    const p = this.profiler!;
+    if (p.names.length === p.capacity) this.flush();
+    if (this.pass) this.endPass();
+    p.open = p.names.length;
+    p.names.push(name);
+  }
+
+  /** Resolves this submit's timestamps; the returned function, called after the submit, reads them. */
+  private resolveProfile(enc: GPUCommandEncoder): (() => Promise<void>) | null {
+    const p = this.profiler!;
+    const names = p.names;
+    p.names = [];
+    p.open = undefined;
+    if (names.length === 0) return null;
+    const bytes = names.length * 16;
+    const resolve = this.device.createBuffer({ size: bytes, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC, label: 'profile-resolve' });
+    const read = this.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST, label: 'profile-read' });
+    enc.resolveQuerySet(p.querySet, 0, 2 * names.length, resolve, 0);
+    enc.copyBufferToBuffer(resolve, 0, read, 0, bytes);
+    return async () => {
+      await read.mapAsync(MapMode.READ);
+      const t = new BigUint64Array(read.getMappedRange().slice(0));
+      read.unmap();
+      read.destroy();
+      resolve.destroy();
+      names.forEach((name, i) => {
+        const span = t[2 * i + 1]! > t[2 * i]! ? Number(t[2 * i + 1]! - t[2 * i]!) : 0;
+        const e = p.totals.get(name) ?? { count: 0, ns: 0 };
+        e.count++;
+        e.ns += span;
+        p.totals.set(name, e);
+      });
+    };
   }
 
   // ---- timing (benchmarks) ----------------------------------------------------------------

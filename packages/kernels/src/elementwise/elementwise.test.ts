@@ -17,7 +17,9 @@ describe('unary', () => {
   for (const op of UNARY) {
     it(`${op}: GPU matches the float64 reference over shapes`, async () => {
       const rng = new Rng(1);
-      for (const shape of [[1], [7], [3, 5], [2, 3, 17], [1000, 3]]) {
+      // Sizes not divisible by 4 run unary.wgsl; the others unary-vec4.wgsl, with partial last
+      // invocations (264 = 66 vec4s = 16.5 invocations of 4).
+      for (const shape of [[1], [7], [3, 5], [2, 3, 17], [4, 4], [8, 33], [1000, 3]]) {
         const n = shape.reduce((a, b) => a * b, 1);
         const x = asF32(randomArray(rng, n, -6, 6));
         const dy = asF32(randomArray(rng, n));
@@ -50,8 +52,13 @@ describe('unary', () => {
 
   it('propagates NaN', async () => {
     for (const op of UNARY) {
-      const y = await rt.read(unary(rt, op, rt.upload([NaN, 1], [2])));
-      expect(Number.isNaN(y[0]), `${op}(NaN)`).toBe(true);
+      for (const n of [2, 8]) {
+        const x = new Float32Array(n).fill(1);
+        x[n - 1] = NaN;
+        const y = await rt.read(unary(rt, op, rt.upload(x, [n])));
+        expect(Number.isNaN(y[n - 1]), `${op}(NaN), n=${n}`).toBe(true);
+        expect(Number.isNaN(y[0]), `${op}(1), n=${n}`).toBe(false);
+      }
     }
   });
 });
@@ -65,6 +72,9 @@ describe('binary', () => {
         [[4, 5], [5]],
         [[2, 3, 4], [3, 4]],
         [[1000], [1000]],
+        [[6, 8], [8]],
+        [[3, 3], [3, 3]],
+        [[5, 7, 12], [7, 12]],
       ] as const) {
         const na = sa.reduce((a, b) => a * b, 1);
         const nb = sb.reduce((a, b) => a * b, 1);

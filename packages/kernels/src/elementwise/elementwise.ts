@@ -6,6 +6,8 @@ import sumAxesSrc from './sum-axes.wgsl.js';
 import dropoutSrc from './dropout.wgsl.js';
 
 const WG = 256;
+/** vec4s per invocation in the vec4 entry points (see unary.wgsl). */
+const PER = 4;
 export type UnaryOp = 'relu' | 'tanh' | 'sigmoid' | 'scale';
 const UNARY_CODE: Record<UnaryOp, number> = { relu: 0, tanh: 1, sigmoid: 2, scale: 3 };
 export type BinaryOp = 'add' | 'mul' | 'sub';
@@ -15,6 +17,15 @@ const BINARY_CODE: Record<BinaryOp, number> = { add: 0, mul: 1, sub: 2 };
 export function unary(rt: Runtime, op: UnaryOp, x: Tensor, alpha = 1): Tensor {
   expectDType(op, 'x', x, 'f32');
   const y = rt.empty(x.shape);
+  if (x.size % 4 === 0 && x.size > 0) {
+    rt.dispatch({
+      kernel: { name: `${op}_forward_vec4`, code: unarySrc, entryPoint: 'forward4', constants: { WG, OP: UNARY_CODE[op], PER } },
+      params: [x.size / 4, f32(alpha)],
+      bindings: [x, y],
+      workgroups: rt.grid(Math.ceil(x.size / 4 / PER), WG),
+    });
+    return y;
+  }
   rt.dispatch({
     kernel: { name: `${op}_forward`, code: unarySrc, entryPoint: 'forward', constants: { WG, OP: UNARY_CODE[op] } },
     params: [x.size, f32(alpha)],
@@ -28,6 +39,15 @@ export function unary(rt: Runtime, op: UnaryOp, x: Tensor, alpha = 1): Tensor {
 export function unaryBackward(rt: Runtime, op: UnaryOp, dy: Tensor, y: Tensor, alpha = 1): Tensor {
   expectSameShape(`${op}_backward`, ['dy', dy], ['y', y]);
   const dx = rt.empty(dy.shape);
+  if (dy.size % 4 === 0 && dy.size > 0) {
+    rt.dispatch({
+      kernel: { name: `${op}_backward_vec4`, code: unarySrc, entryPoint: 'backward4', constants: { WG, OP: UNARY_CODE[op], PER } },
+      params: [dy.size / 4, f32(alpha)],
+      bindings: [dy, dx, y],
+      workgroups: rt.grid(Math.ceil(dy.size / 4 / PER), WG),
+    });
+    return dx;
+  }
   rt.dispatch({
     kernel: { name: `${op}_backward`, code: unarySrc, entryPoint: 'backward', constants: { WG, OP: UNARY_CODE[op] } },
     params: [dy.size, f32(alpha)],
@@ -50,6 +70,15 @@ export function binary(rt: Runtime, op: BinaryOp, a: Tensor, b: Tensor): Tensor 
   expectDType(op, 'b', b, 'f32');
   checkTrailing(op, a, b);
   const c = rt.empty(a.shape);
+  if (a.size % 4 === 0 && b.size % 4 === 0 && b.size > 0 && a.size > 0) {
+    rt.dispatch({
+      kernel: { name: `${op}_forward_vec4`, code: binarySrc, entryPoint: 'main4', constants: { WG, OP: BINARY_CODE[op], PER } },
+      params: [a.size / 4, b.size / 4],
+      bindings: [a, b, c],
+      workgroups: rt.grid(Math.ceil(a.size / 4 / PER), WG),
+    });
+    return c;
+  }
   rt.dispatch({
     kernel: { name: `${op}_forward`, code: binarySrc, constants: { WG, OP: BINARY_CODE[op] } },
     params: [a.size, Math.max(1, b.size)],

@@ -5,11 +5,18 @@
 //   3 scale    y = alpha * x         dx = alpha * dy
 // Backward reads the forward *output* y (saved), which is enough for all four.
 // The 1-D index is folded into a 2-D grid by Runtime.grid(): i = gid.x + gid.y * nwg.x * WG.
+//
+// forward4 / backward4: the same ops on vec4s, PER vec4s per invocation, for n % 4 == 0
+// (params.n is then the number of vec4s; their bindings alias bindings 1-3 as vec4 arrays).
+// On lavapipe every storage load with a varying index runs lane by lane, so one vec4 load
+// instead of four scalar ones, four of them per invocation, measured 3-4x faster on a
+// [8, 64, 32, 100] map. Same formulas per component, so the same bits.
 override WG: u32 = 256;
 override OP: u32 = 0;
+override PER: u32 = 4;
 
 struct Params {
-  n: u32,
+  n: u32, // elements (forward/backward) or vec4s (forward4/backward4)
   alpha: f32,
 }
 
@@ -58,4 +65,56 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     default: { r = params.alpha * g; }
   }
   y[i] = r;
+}
+
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> saved4: array<vec4<f32>>;
+
+fn is_nan4(v: vec4<f32>) -> vec4<bool> {
+  return (bitcast<vec4<u32>>(v) & vec4(0x7fffffffu)) > vec4(0x7f800000u);
+}
+
+fn apply4(v: vec4<f32>) -> vec4<f32> {
+  let z = vec4(0.0);
+  switch OP {
+    case 0u: { return select(select(z, v, v > z), v, is_nan4(v)); }
+    case 1u: { return tanh(v); }
+    case 2u: {
+      // e = exp(-|v|) is exp(-v) for v >= 0 and exp(v) below: sigmoid()'s two branches.
+      let e = exp(-abs(v));
+      return select(e / (1.0 + e), 1.0 / (1.0 + e), v >= z);
+    }
+    default: { return params.alpha * v; }
+  }
+}
+
+// Invocation k handles vec4s k*PER .. k*PER+PER-1.
+@compute @workgroup_size(WG)
+fn forward4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let base = (gid.x + gid.y * nwg.x * WG) * PER;
+  for (var k = 0u; k < PER; k++) {
+    let i = base + k;
+    if (i >= params.n) { return; }
+    y4[i] = apply4(x4[i]);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn backward4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let base = (gid.x + gid.y * nwg.x * WG) * PER;
+  for (var k = 0u; k < PER; k++) {
+    let i = base + k;
+    if (i >= params.n) { return; }
+    let g = x4[i];
+    let t = saved4[i];
+    var r: vec4<f32>;
+    switch OP {
+      case 0u: { r = select(vec4(0.0), g, t > vec4(0.0)); }
+      case 1u: { r = g * (1.0 - t * t); }
+      case 2u: { r = g * t * (1.0 - t); }
+      default: { r = params.alpha * g; }
+    }
+    y4[i] = r;
+  }
 }

@@ -116,6 +116,21 @@ export function embeddingBackward(
     throw e;
   }
   const dw = o.accumulate ?? rt.empty([numEmbeddings, dim]);
+  if (dim % 4 === 0) {
+    rt.dispatch({
+      kernel: {
+        name: 'embedding_backward_vec4',
+        code: embeddingSrc,
+        entryPoint: 'backward4',
+        constants: { WG, HAS_PAD: pad === null ? 0 : 1, ACCUMULATE: o.accumulate ? 1 : 0 },
+      },
+      params: [ix.t.size, numEmbeddings, dim / 4, i32(pad ?? -1), f32(NaN)],
+      bindings: [ix.t, dw, dy],
+      workgroups: rt.grid((numEmbeddings * dim) / 4, WG),
+    });
+    if (ix.owned) ix.t.dispose();
+    return dw;
+  }
   rt.dispatch({
     kernel: {
       name: 'embedding_backward',

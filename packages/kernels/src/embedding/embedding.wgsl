@@ -12,7 +12,12 @@
 //           for V <= 1000, n <= 10^4). Out-of-range indices match no row and are dropped.
 //           Row padding_idx (HAS_PAD = 1) gets no gradient: 0, or unchanged when
 //           ACCUMULATE = 1 (the result is added to dweight instead of stored).
-// Both use a 1-D index folded into 2-D by Runtime.grid: i = gid.x + gid.y * nwg.x * WG.
+// backward4 (D % 4 == 0; params.dim is then D / 4, bindings 2-3 aliased as vec4 arrays): one
+//           invocation per (row v, vec4 j of D), i = v * D4 + j, summing dy[k, 4j..4j+3]
+//           in ascending k: the same sums in the same order, so the same bits. On lavapipe
+//           the per-lane loads in the k loop are the cost (indices[k] for every k); a vec4
+//           per invocation cuts them by 4.
+// All use a 1-D index folded into 2-D by Runtime.grid: i = gid.x + gid.y * nwg.x * WG.
 override WG: u32 = 64;
 override HAS_PAD: u32 = 0;
 override ACCUMULATE: u32 = 0;
@@ -57,4 +62,22 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     }
   }
   if (ACCUMULATE == 1u) { dst[i] += s; } else { dst[i] = s; }
+}
+
+@group(0) @binding(2) var<storage, read_write> dst4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> src4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn backward4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.vocab * params.dim) { return; }
+  let v = i / params.dim;
+  let j = i - v * params.dim;
+  var s = vec4(0.0);
+  if (HAS_PAD == 0u || i32(v) != params.padding_idx) {
+    for (var k = 0u; k < params.n; k++) {
+      if (indices[k] == i32(v)) { s += src4[k * params.dim + j]; }
+    }
+  }
+  if (ACCUMULATE == 1u) { dst4[i] += s; } else { dst4[i] = s; }
 }

@@ -22,18 +22,14 @@
 // multiply-adds.
 enable subgroups;
 
-struct Params {
-  T: u32,
-  N: u32,
-  H: u32,
-  dirs: u32,
-  s: u32,        // backward step, 0..T-1; T for the tail (dh0)
-  stride_g: u32, // elements between the directions' blocks of dg (and dgh)
-  stride_h: u32, // elements between the directions' blocks of hp
-  gq: u32,       // Gp / 4 with Gp = G rounded up to a multiple of 4
-  hq: u32,       // Hp / 4 with Hp = H rounded up to a multiple of 4
-  rq: u32,       // vec4s per row of gin/gout: (Gp + Hp (+ Hp for LSTM)) / 4
-}
+// Batch rows per tile: one per lane of the 8-lane subgroup (step-sg.inc.wgsl).
+const NB: u32 = 8u;
+const NB_MAX: u32 = NB;
+
+// Put together from ../recurrent/ (scripts/embed-wgsl.mjs resolves the includes):
+// step-backward.inc.wgsl (Params, index helpers, the hooks main calls), the cell in
+// gru-backward-cell.inc.wgsl, and the recurrent product and main in step-sg.inc.wgsl.
+//!include "../recurrent/step-backward.inc.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
 // [T, N, dirs*H]: the gradient of this layer's output y.
@@ -53,91 +49,5 @@ struct Params {
 @group(0) @binding(7) var<storage, read> gin: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> gout: array<f32>;
 
-// acc[b] += (the value lane b loaded) * wv, for b < 8: every lane loads one row's value and
-// subgroupBroadcast hands it to all lanes, so each value is loaded once per subgroup (lavapipe
-// runs storage loads lane by lane; a broadcast is one register shuffle).
-fn fma8(acc: ptr<function, array<vec4<f32>, 8>>, v: f32, wv: vec4<f32>) {
-  (*acc)[0] = fma(vec4(subgroupBroadcast(v, 0u)), wv, (*acc)[0]);
-  (*acc)[1] = fma(vec4(subgroupBroadcast(v, 1u)), wv, (*acc)[1]);
-  (*acc)[2] = fma(vec4(subgroupBroadcast(v, 2u)), wv, (*acc)[2]);
-  (*acc)[3] = fma(vec4(subgroupBroadcast(v, 3u)), wv, (*acc)[3]);
-  (*acc)[4] = fma(vec4(subgroupBroadcast(v, 4u)), wv, (*acc)[4]);
-  (*acc)[5] = fma(vec4(subgroupBroadcast(v, 5u)), wv, (*acc)[5]);
-  (*acc)[6] = fma(vec4(subgroupBroadcast(v, 6u)), wv, (*acc)[6]);
-  (*acc)[7] = fma(vec4(subgroupBroadcast(v, 7u)), wv, (*acc)[7]);
-}
-
-@compute @workgroup_size(8)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
-  let H = params.H;
-  let N = params.N;
-  let T = params.T;
-  let Hq = (H + 3u) / 4u;
-  // No early return before the loop: subgroupBroadcast needs all 8 lanes. Quads past Hq and
-  // rows past N load clamped indices and are never written.
-  let qu = wid.x * 8u + lane;
-  let q = min(qu, Hq - 1u);
-  let d = wid.y;
-  let n0 = wid.z * 8u;
-  let s = params.s;
-
-  // Recurrent gradient from the previously handled time (none at the first step).
-  var acc: array<vec4<f32>, 8>;
-  if (s > 0u) {
-    let grow = (d * N + min(n0 + lane, N - 1u)) * params.rq;
-    let wbase = d * 4u * params.gq * Hq + q;
-    for (var r4 = 0u; r4 < params.gq; r4++) {
-      let r = 4u * r4;
-      let gv = gin[grow + r4];
-      fma8(&acc, gv.x, wq[wbase + r * Hq]);
-      fma8(&acc, gv.y, wq[wbase + (r + 1u) * Hq]);
-      fma8(&acc, gv.z, wq[wbase + (r + 2u) * Hq]);
-      fma8(&acc, gv.w, wq[wbase + (r + 3u) * Hq]);
-    }
-  }
-
-  if (qu >= Hq) { return; }
-  let G = 3u * H;
-  let A = 4u * H;
-  let Gp = 4u * params.gq;
-  let Hp = 4u * params.hq;
-  for (var c = 0u; c < 4u; c++) {
-    let j = q * 4u + c;
-    if (j >= H) { break; }
-    for (var b = 0u; b < 8u; b++) {
-      let n = n0 + b;
-      if (n >= N) { break; }
-      let rec = acc[b][c];
-      let rowq = (d * N + n) * params.rq; // this row of gin, in vec4s
-      let row = 4u * rowq;                // the same row of gout, in floats
-      let carry = gin[rowq + params.gq + j / 4u][j % 4u];
-      if (s == T) {
-        gout[row + Gp + j] = carry + rec;
-        continue;
-      }
-      let t = select(T - 1u - s, s, d == 1u);
-      let ai = ((d * T + t) * N + n) * A + j;
-      let r = act[ai];
-      let z = act[ai + H];
-      let nn = act[ai + 2u * H];
-      let a = act[ai + 3u * H];
-      let hprev = hp[d * params.stride_h + (t * N + n) * H + j];
-      let dh = dy[(t * N + n) * params.dirs * H + d * H + j] + carry + rec;
-      let dpre_n = dh * (1.0 - z) * (1.0 - nn * nn);
-      let dpre_z = dh * (hprev - nn) * z * (1.0 - z);
-      let dpre_r = dpre_n * a * r * (1.0 - r);
-      let da = dpre_n * r;
-      let gi = d * params.stride_g + (t * N + n) * G + j;
-      dg[gi] = dpre_r;
-      dg[gi + H] = dpre_z;
-      dg[gi + 2u * H] = dpre_n;
-      dgh[gi] = dpre_r;
-      dgh[gi + H] = dpre_z;
-      dgh[gi + 2u * H] = da;
-      gout[row + j] = dpre_r;
-      gout[row + H + j] = dpre_z;
-      gout[row + 2u * H + j] = da;
-      gout[row + Gp + j] = dh * z;
-    }
-  }
-}
+//!include "../recurrent/gru-backward-cell.inc.wgsl"
+//!include "../recurrent/step-sg.inc.wgsl"

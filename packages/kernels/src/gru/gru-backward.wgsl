@@ -23,18 +23,10 @@ override WG: u32 = 64;
 override NB: u32 = 4;
 const NB_MAX: u32 = 8u;
 
-struct Params {
-  T: u32,
-  N: u32,
-  H: u32,
-  dirs: u32,
-  s: u32,        // backward step, 0..T-1; T for the tail (dh0)
-  stride_g: u32, // elements between the directions' blocks of dg (and dgh)
-  stride_h: u32, // elements between the directions' blocks of hp
-  gq: u32,       // Gp / 4 with Gp = G rounded up to a multiple of 4
-  hq: u32,       // Hp / 4 with Hp = H rounded up to a multiple of 4
-  rq: u32,       // vec4s per row of gin/gout: (Gp + Hp (+ Hp for LSTM)) / 4
-}
+// Put together from ../recurrent/ (scripts/embed-wgsl.mjs resolves the includes):
+// step-backward.inc.wgsl (Params, index helpers, the hooks main calls), the cell in
+// gru-backward-cell.inc.wgsl, and the recurrent product and main in step-generic.inc.wgsl.
+//!include "../recurrent/step-backward.inc.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
 // [T, N, dirs*H]: the gradient of this layer's output y.
@@ -54,77 +46,5 @@ struct Params {
 @group(0) @binding(7) var<storage, read> gin: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> gout: array<f32>;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let H = params.H;
-  let N = params.N;
-  let T = params.T;
-  let Hq = (H + 3u) / 4u;
-  let q = gid.x;
-  let d = wid.y;
-  let n0 = wid.z * NB;
-  if (q >= Hq) { return; }
-  let s = params.s;
-
-  // Recurrent gradient from the previously handled time (none at the first step).
-  var acc: array<vec4<f32>, NB_MAX>;
-  if (s > 0u) {
-    let wbase = d * 4u * params.gq * Hq + q;
-    for (var r4 = 0u; r4 < params.gq; r4++) {
-      let r = 4u * r4;
-      let w0 = wq[wbase + r * Hq];
-      let w1 = wq[wbase + (r + 1u) * Hq];
-      let w2 = wq[wbase + (r + 2u) * Hq];
-      let w3 = wq[wbase + (r + 3u) * Hq];
-      for (var b = 0u; b < NB; b++) {
-        // Rows past N (last tile) read row N-1 and are never written.
-        let gv = gin[(d * N + min(n0 + b, N - 1u)) * params.rq + r4];
-        acc[b] = fma(vec4(gv.x), w0, fma(vec4(gv.y), w1, fma(vec4(gv.z), w2, fma(vec4(gv.w), w3, acc[b]))));
-      }
-    }
-  }
-
-  let G = 3u * H;
-  let A = 4u * H;
-  let Gp = 4u * params.gq;
-  let Hp = 4u * params.hq;
-  for (var c = 0u; c < 4u; c++) {
-    let j = q * 4u + c;
-    if (j >= H) { break; }
-    for (var b = 0u; b < NB; b++) {
-      let n = n0 + b;
-      if (n >= N) { break; }
-      let rec = acc[b][c];
-      let rowq = (d * N + n) * params.rq; // this row of gin, in vec4s
-      let row = 4u * rowq;                // the same row of gout, in floats
-      let carry = gin[rowq + params.gq + j / 4u][j % 4u];
-      if (s == T) {
-        gout[row + Gp + j] = carry + rec;
-        continue;
-      }
-      let t = select(T - 1u - s, s, d == 1u);
-      let ai = ((d * T + t) * N + n) * A + j;
-      let r = act[ai];
-      let z = act[ai + H];
-      let nn = act[ai + 2u * H];
-      let a = act[ai + 3u * H];
-      let hprev = hp[d * params.stride_h + (t * N + n) * H + j];
-      let dh = dy[(t * N + n) * params.dirs * H + d * H + j] + carry + rec;
-      let dpre_n = dh * (1.0 - z) * (1.0 - nn * nn);
-      let dpre_z = dh * (hprev - nn) * z * (1.0 - z);
-      let dpre_r = dpre_n * a * r * (1.0 - r);
-      let da = dpre_n * r;
-      let gi = d * params.stride_g + (t * N + n) * G + j;
-      dg[gi] = dpre_r;
-      dg[gi + H] = dpre_z;
-      dg[gi + 2u * H] = dpre_n;
-      dgh[gi] = dpre_r;
-      dgh[gi + H] = dpre_z;
-      dgh[gi + 2u * H] = da;
-      gout[row + j] = dpre_r;
-      gout[row + H + j] = dpre_z;
-      gout[row + 2u * H + j] = da;
-      gout[row + Gp + j] = dh * z;
-    }
-  }
-}
+//!include "../recurrent/gru-backward-cell.inc.wgsl"
+//!include "../recurrent/step-generic.inc.wgsl"

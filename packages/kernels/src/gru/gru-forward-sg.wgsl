@@ -9,16 +9,14 @@
 // rows' h, so 5 loads feed 128 multiply-adds.
 enable subgroups;
 
-struct Params {
-  T: u32,
-  N: u32,
-  H: u32,
-  dirs: u32,
-  s: u32,        // step index: time s forward, T-1-s backward
-  stride_g: u32, // elements between the directions' blocks of gx
-  stride_h: u32, // elements between the directions' blocks of hp
-  hq: u32,       // Hp / 4 with Hp = H rounded up to a multiple of 4
-}
+// Batch rows per tile: one per lane of the 8-lane subgroup (step-sg.inc.wgsl).
+const NB: u32 = 8u;
+const NB_MAX: u32 = NB;
+
+// Put together from ../recurrent/ (scripts/embed-wgsl.mjs resolves the includes):
+// step-forward.inc.wgsl (Params, index helpers, the hooks main calls), the cell in
+// gru-forward-cell.inc.wgsl, and the recurrent product and main in step-sg.inc.wgsl.
+//!include "../recurrent/step-forward.inc.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
 // [dirs][stride_g]: block d is [T, N, 3H] = x W_ih^T + b_ih of direction d.
@@ -38,86 +36,5 @@ struct Params {
 // [dirs, T, N, 4H]: r, z, n and a = W_hn h_prev + b_hn saved for backward, time order.
 @group(0) @binding(7) var<storage, read_write> act: array<f32>;
 
-fn sigmoid(v: f32) -> f32 {
-  // Split by sign so exp never overflows (and NaN stays NaN through either branch).
-  if (v >= 0.0) { return 1.0 / (1.0 + exp(-v)); }
-  let e = exp(v);
-  return e / (1.0 + e);
-}
-
-fn tanh_(v: f32) -> f32 {
-  // (1 - e^-2|v|) / (1 + e^-2|v|) never overflows; the builtin may give NaN for large |v|
-  // on some drivers.
-  let e = exp(-2.0 * abs(v));
-  let r = (1.0 - e) / (1.0 + e);
-  return select(-r, r, v >= 0.0);
-}
-
-// acc[b] += (the value lane b loaded) * wv, for b < 8: every lane loads one row's value and
-// subgroupBroadcast hands it to all lanes, so each value is loaded once per subgroup (lavapipe
-// runs storage loads lane by lane; a broadcast is one register shuffle).
-fn fma8(acc: ptr<function, array<vec4<f32>, 8>>, v: f32, wv: vec4<f32>) {
-  (*acc)[0] = fma(vec4(subgroupBroadcast(v, 0u)), wv, (*acc)[0]);
-  (*acc)[1] = fma(vec4(subgroupBroadcast(v, 1u)), wv, (*acc)[1]);
-  (*acc)[2] = fma(vec4(subgroupBroadcast(v, 2u)), wv, (*acc)[2]);
-  (*acc)[3] = fma(vec4(subgroupBroadcast(v, 3u)), wv, (*acc)[3]);
-  (*acc)[4] = fma(vec4(subgroupBroadcast(v, 4u)), wv, (*acc)[4]);
-  (*acc)[5] = fma(vec4(subgroupBroadcast(v, 5u)), wv, (*acc)[5]);
-  (*acc)[6] = fma(vec4(subgroupBroadcast(v, 6u)), wv, (*acc)[6]);
-  (*acc)[7] = fma(vec4(subgroupBroadcast(v, 7u)), wv, (*acc)[7]);
-}
-
-@compute @workgroup_size(8)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
-  let H = params.H;
-  let N = params.N;
-  let T = params.T;
-  let hq = params.hq;
-  let Hp = 4u * hq;
-  // No early return before the loop: subgroupBroadcast needs all 8 lanes. Units past H and
-  // rows past N load clamped indices and are never written.
-  let ju = wid.x * 8u + lane;
-  let j = min(ju, H - 1u);
-  let d = wid.y;
-  let n0 = wid.z * 8u;
-  let s = params.s;
-  let t = select(s, T - 1u - s, d == 1u);
-  let hrow = (d * N + min(n0 + lane, N - 1u)) * hq;
-  let wbase = d * Hp * H + j;
-
-  var acc: array<vec4<f32>, 8>;
-  for (var k4 = 0u; k4 < hq; k4++) {
-    let k = 4u * k4;
-    let hv = hin[hrow + k4];
-    fma8(&acc, hv.x, w[wbase + k * H]);
-    fma8(&acc, hv.y, w[wbase + (k + 1u) * H]);
-    fma8(&acc, hv.z, w[wbase + (k + 2u) * H]);
-    fma8(&acc, hv.w, w[wbase + (k + 3u) * H]);
-  }
-
-  if (ju >= H) { return; }
-  let bias = w[params.dirs * Hp * H + d * H + j];
-  let G = 3u * H;
-  let A = 4u * H;
-  for (var b = 0u; b < 8u; b++) {
-    let n = n0 + b;
-    if (n >= N) { break; }
-    let gi = d * params.stride_g + (t * N + n) * G + j;
-    let hh = acc[b] + bias; // W_h h_prev + b_h of the r, z, n rows
-    let r = sigmoid(gx[gi] + hh.x);
-    let z = sigmoid(gx[gi + H] + hh.y);
-    let nn = tanh_(gx[gi + 2u * H] + r * hh.z);
-    let hprev = hp[d * params.stride_h + (t * N + n) * H + j];
-    let h = (1.0 - z) * nn + z * hprev;
-    let ai = ((d * T + t) * N + n) * A + j;
-    act[ai] = r;
-    act[ai + H] = z;
-    act[ai + 2u * H] = nn;
-    act[ai + 3u * H] = hh.z;
-    y[(t * N + n) * params.dirs * H + d * H + j] = h;
-    hout[(d * N + n) * Hp + j] = h;
-    // Saved as the h_prev of the direction's next time (t+1 forward, t-1 reverse).
-    if (d == 0u && t + 1u < T) { hp[d * params.stride_h + ((t + 1u) * N + n) * H + j] = h; }
-    if (d == 1u && t > 0u) { hp[d * params.stride_h + ((t - 1u) * N + n) * H + j] = h; }
-  }
-}
+//!include "../recurrent/gru-forward-cell.inc.wgsl"
+//!include "../recurrent/step-sg.inc.wgsl"

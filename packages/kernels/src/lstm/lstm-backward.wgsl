@@ -21,18 +21,10 @@ override WG: u32 = 64;
 override NB: u32 = 4;
 const NB_MAX: u32 = 8u;
 
-struct Params {
-  T: u32,
-  N: u32,
-  H: u32,
-  dirs: u32,
-  s: u32,        // backward step, 0..T-1; T for the tail (dh0)
-  stride_g: u32, // elements between the directions' blocks of dg (and dgh)
-  stride_h: u32, // elements between the directions' blocks of hp
-  gq: u32,       // Gp / 4 with Gp = G rounded up to a multiple of 4
-  hq: u32,       // Hp / 4 with Hp = H rounded up to a multiple of 4
-  rq: u32,       // vec4s per row of gin/gout: (Gp + Hp (+ Hp for LSTM)) / 4
-}
+// Put together from ../recurrent/ (scripts/embed-wgsl.mjs resolves the includes):
+// step-backward.inc.wgsl (Params, index helpers, the hooks main calls), the cell in
+// lstm-backward-cell.inc.wgsl, and the recurrent product and main in step-generic.inc.wgsl.
+//!include "../recurrent/step-backward.inc.wgsl"
 
 @group(0) @binding(0) var<uniform> params: Params;
 // [T, N, dirs*H]: the gradient of this layer's output y.
@@ -51,85 +43,5 @@ struct Params {
 @group(0) @binding(6) var<storage, read> gin: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> gout: array<f32>;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let H = params.H;
-  let N = params.N;
-  let T = params.T;
-  let Hq = (H + 3u) / 4u;
-  let q = gid.x;
-  let d = wid.y;
-  let n0 = wid.z * NB;
-  if (q >= Hq) { return; }
-  let s = params.s;
-
-  // Recurrent gradient from the previously handled time (none at the first step).
-  var acc: array<vec4<f32>, NB_MAX>;
-  if (s > 0u) {
-    let wbase = d * 4u * params.gq * Hq + q;
-    for (var r4 = 0u; r4 < params.gq; r4++) {
-      let r = 4u * r4;
-      let w0 = wq[wbase + r * Hq];
-      let w1 = wq[wbase + (r + 1u) * Hq];
-      let w2 = wq[wbase + (r + 2u) * Hq];
-      let w3 = wq[wbase + (r + 3u) * Hq];
-      for (var b = 0u; b < NB; b++) {
-        // Rows past N (last tile) read row N-1 and are never written.
-        let gv = gin[(d * N + min(n0 + b, N - 1u)) * params.rq + r4];
-        acc[b] = fma(vec4(gv.x), w0, fma(vec4(gv.y), w1, fma(vec4(gv.z), w2, fma(vec4(gv.w), w3, acc[b]))));
-      }
-    }
-  }
-
-  let G = 4u * H;
-  let A = 4u * H;
-  let Gp = 4u * params.gq;
-  let Hp = 4u * params.hq;
-  for (var c = 0u; c < 4u; c++) {
-    let j = q * 4u + c;
-    if (j >= H) { break; }
-    for (var b = 0u; b < NB; b++) {
-      let n = n0 + b;
-      if (n >= N) { break; }
-      let rec = acc[b][c];
-      let rowq = (d * N + n) * params.rq; // this row of gin, in vec4s
-      let row = 4u * rowq;                // the same row of gout, in floats
-      let carry_h = gin[rowq + params.gq + j / 4u][j % 4u];
-      let carry_c = gin[rowq + params.gq + params.hq + j / 4u][j % 4u];
-      if (s == T) {
-        gout[row + Gp + j] = carry_h + rec;
-        gout[row + Gp + Hp + j] = carry_c;
-        continue;
-      }
-      let t = select(T - 1u - s, s, d == 1u);
-      // Forward step index of time t: the slots of c_prev and c in cs.
-      let sf = select(t, T - 1u - t, d == 1u);
-      let cv = cs[((d * (T + 1u) + sf + 1u) * N + n) * H + j];
-      let cprev = cs[((d * (T + 1u) + sf) * N + n) * H + j];
-      let ai = ((d * T + t) * N + n) * G + j;
-      let ig = act[ai];
-      let fg = act[ai + H];
-      let gg = act[ai + 2u * H];
-      let og = act[ai + 3u * H];
-      let dh = dy[(t * N + n) * params.dirs * H + d * H + j] + carry_h + rec;
-      let e = exp(-2.0 * abs(cv));
-      let tc = select(-1.0, 1.0, cv >= 0.0) * (1.0 - e) / (1.0 + e); // tanh(c), overflow-free
-      let dc = carry_c + dh * og * (1.0 - tc * tc);
-      let g0 = dc * gg * ig * (1.0 - ig);
-      let g1 = dc * cprev * fg * (1.0 - fg);
-      let g2 = dc * ig * (1.0 - gg * gg);
-      let g3 = dh * tc * og * (1.0 - og);
-      let gi = d * params.stride_g + (t * N + n) * G + j;
-      dg[gi] = g0;
-      dg[gi + H] = g1;
-      dg[gi + 2u * H] = g2;
-      dg[gi + 3u * H] = g3;
-      gout[row + j] = g0;
-      gout[row + H + j] = g1;
-      gout[row + 2u * H + j] = g2;
-      gout[row + 3u * H + j] = g3;
-      gout[row + Gp + j] = 0.0;
-      gout[row + Gp + Hp + j] = dc * fg;
-    }
-  }
-}
+//!include "../recurrent/lstm-backward-cell.inc.wgsl"
+//!include "../recurrent/step-generic.inc.wgsl"

@@ -9,11 +9,15 @@
 // everything and the last NaN in the window is kept, as PyTorch's CPU kernel does. The
 // wrapper guarantees padding <= kernel / 2, so every clipped window holds a real element.
 // The 1-D index is folded into a 2-D grid by Runtime.grid(): i = gid.x + gid.y * nwg.x * WG.
+//
+// Two specialisations (entry points below) read x through vec2 / vec4 aliases of binding 1:
+// on lavapipe each storage load with a varying index runs lane by lane, so the number of
+// loads is the cost. Same comparisons in the same order, so the same bits as `main`.
 override WG: u32 = 64;
 override OPT: u32 = 4; // outputs per invocation along a row
 
 struct Params {
-  total: u32, // planes * ho * wob
+  total: u32, // planes * ho * wob (`columns4`: planes * ho * (w / 4))
   h: u32,
   w: u32,
   ho: u32,
@@ -75,4 +79,91 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     y[obase + ow] = best;
     argmax[obase + ow] = best_idx;
   }
+}
+
+// `pairs`: windows two columns wide on a stride of two with no column padding (kw = sw = 2,
+// pw = 0) over an even plane width W. Window (oh, ow) covers columns 2*ow and 2*ow + 1, which
+// form vec2 number (p*H*W + ih*W)/2 + ow of x (p*H*W and ih*W are even): one vec2 load per
+// window row instead of two scalar loads. Rows (kh, sh, ph) and OPT as in `main`.
+@group(0) @binding(1) var<storage, read> x2: array<vec2<f32>>;
+
+@compute @workgroup_size(WG)
+fn pairs(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.total) { return; }
+  let ob = i % params.wob;
+  let t = i / params.wob;
+  let oh = t % params.ho;
+  let plane = t / params.ho;
+  let h0 = i32(oh * params.sh) - i32(params.ph);
+  let h1 = min(h0 + i32(params.kh), i32(params.h));
+  let hs = max(h0, 0);
+  let w = i32(params.w);
+  let w2 = params.w / 2u;
+  let base2 = plane * params.h * w2; // plane start, in vec2s
+  let obase = (plane * params.ho + oh) * params.wo;
+  let ow_end = min(ob * OPT + OPT, params.wo);
+  for (var ow = ob * OPT; ow < ow_end; ow++) {
+    let col = i32(2u * ow);
+    // Seeded with the window's first element, which the loop compares again (never >
+    // itself; a NaN stays): the same sequence of comparisons as the generic kernel.
+    var best = x2[base2 + u32(hs) * w2 + ow].x;
+    var best_idx = hs * w + col;
+    for (var ih = hs; ih < h1; ih++) {
+      let v = x2[base2 + u32(ih) * w2 + ow];
+      if (v.x > best || is_nan(v.x)) {
+        best = v.x;
+        best_idx = ih * w + col;
+      }
+      if (v.y > best || is_nan(v.y)) {
+        best = v.y;
+        best_idx = ih * w + col + 1;
+      }
+    }
+    y[obase + ow] = best;
+    argmax[obase + ow] = best_idx;
+  }
+}
+
+// `columns4`: windows one column wide on a stride of one with no column padding (kw = sw = 1,
+// pw = 0: CRNN's (2, 1) pools) over W % 4 == 0. Output row (p, oh) then has W columns and
+// output column ow pools input column ow, so one invocation computes a vec4 of outputs from
+// one vec4 load per window row and stores y and argmax as vec4s. Vec4 number v of an input
+// row: (p*H*W + ih*W)/4 + v; W % 4 == 0 keeps rows vec4-aligned.
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> argmax4: array<vec4<i32>>;
+
+fn is_nan4(v: vec4<f32>) -> vec4<bool> {
+  return (bitcast<vec4<u32>>(v) & vec4(0x7fffffffu)) > vec4(0x7f800000u);
+}
+
+@compute @workgroup_size(WG)
+fn columns4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.total) { return; }
+  let w4 = params.w / 4u;
+  let v = i % w4;
+  let t = i / w4;
+  let oh = t % params.ho;
+  let plane = t / params.ho;
+  let h0 = i32(oh * params.sh) - i32(params.ph);
+  let h1 = min(h0 + i32(params.kh), i32(params.h));
+  let hs = max(h0, 0);
+  let base4 = plane * params.h * w4;
+  // Flat in-plane index of the four columns in row 0: 4v .. 4v+3.
+  let cols = vec4(i32(4u * v)) + vec4(0, 1, 2, 3);
+  let w = i32(params.w);
+  var best = x4[base4 + u32(hs) * w4 + v];
+  var best_idx = vec4(hs * w) + cols;
+  for (var ih = hs; ih < h1; ih++) {
+    let r = x4[base4 + u32(ih) * w4 + v];
+    let take = (r > best) | is_nan4(r);
+    best = select(best, r, take);
+    best_idx = select(best_idx, vec4(ih * w) + cols, take);
+  }
+  // Output row (plane, oh) starts at (plane * ho + oh) * W, a multiple of 4.
+  let o = (plane * params.ho + oh) * w4 + v;
+  y4[o] = best;
+  argmax4[o] = best_idx;
 }

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCase, runCase } from '../golden/golden.js';
 import { asF32, assertClose, dot, finiteDiff, randomArray } from '../testing.js';
 import { maxPool2dGolden } from './max-pool2d.golden.js';
-import { maxPool2d, maxPool2dBackward, poolGeometry, type MaxPool2dOptions } from './max-pool2d.js';
+import { forwardVariant, maxPool2d, maxPool2dBackward, poolGeometry, type MaxPool2dOptions } from './max-pool2d.js';
 import { maxPool2dBackwardRef, maxPool2dRef } from './max-pool2d.ref.js';
 
 let rt: Runtime;
@@ -33,6 +33,12 @@ const CASES: Case[] = [
   [[1, 1, 1, 1], { kernel: 1 }],
   [[3, 1, 2, 2], { kernel: 2 }],
   [[2, 8, 32, 100], { kernel: 2 }],
+  // The specialised forward kernels (see forwardVariant), with row padding and odd heights.
+  [[2, 2, 7, 6], { kernel: [3, 2], stride: [2, 2], padding: [1, 0] }], // pairs
+  [[1, 2, 5, 14], { kernel: 2, stride: [1, 2] }], // pairs, overlapping rows
+  [[2, 2, 8, 12], { kernel: [2, 1] }], // columns4 (CRNN's (2, 1) pool)
+  [[1, 3, 7, 8], { kernel: [3, 1], stride: [2, 1], padding: [1, 0] }], // columns4, padded rows
+  [[1, 2, 4, 10], { kernel: [2, 1] }], // width not divisible by 4: generic
 ];
 
 async function runBoth(x: Float64Array, shape: number[], opts: MaxPool2dOptions, dy: Float64Array) {
@@ -64,6 +70,11 @@ describe('max_pool2d', () => {
     }
   });
 
+  it('covers each forward kernel variant', () => {
+    const seen = new Set(CASES.map(([shape, opts]) => forwardVariant(poolGeometry('test', shape, opts))));
+    expect([...seen].sort()).toEqual(['columns4', 'generic', 'pairs']);
+  });
+
   it('output shape follows floor mode', () => {
     const x = rt.zeros([1, 1, 7, 9]);
     const { y, argmax } = maxPool2d(rt, x, { kernel: 2 });
@@ -82,6 +93,8 @@ describe('max_pool2d', () => {
       [[2, 1, 5, 8], { kernel: 2, stride: 1 }],
       [[1, 1, 4, 4], { kernel: 2 }],
       [[1, 2, 7, 7], { kernel: 3, stride: 3, padding: 1 }],
+      [[1, 2, 6, 8], { kernel: [2, 1] }],
+      [[1, 2, 6, 8], { kernel: [3, 2], stride: [1, 2] }],
     ] as Case[]) {
       const g = poolGeometry('test', shape, opts);
       const n = shape.reduce((a, b) => a * b, 1);
@@ -139,6 +152,12 @@ describe('max_pool2d', () => {
     assertClose(got.argmax, ref.argmax, { rtol: 0, atol: 0 }, 'NaN argmax');
     expect(Array.from(got.argmax)).toEqual([0, 7, 8, 15]);
     assertClose(got.dx, maxPool2dBackwardRef(dy, ref.argmax, g), TOL, 'NaN dx');
+    // The same input through the (2, 1) pool (columns4 kernel): rows 0-1 and 2-3 per column.
+    const g21 = poolGeometry('test', shape, { kernel: [2, 1] });
+    expect(forwardVariant(g21)).toBe('columns4');
+    const got21 = await runBoth(x, shape, { kernel: [2, 1] }, Float64Array.from({ length: 8 }, (_, i) => i));
+    assertClose(got21.argmax, maxPool2dRef(x, g21).argmax, { rtol: 0, atol: 0 }, 'NaN argmax (2, 1)');
+    expect(Array.from(got21.y.slice(0, 4), (v) => Number.isNaN(v))).toEqual([true, false, true, true]);
     // A NaN upstream gradient reaches only its argmax position.
     const got2 = await runBoth(Float64Array.from({ length: 16 }, (_, i) => i), shape, { kernel: 2 }, Float64Array.from([NaN, 1, 1, 1]));
     expect(Number.isNaN(got2.dx[5]!)).toBe(true);

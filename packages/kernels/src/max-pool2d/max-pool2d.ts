@@ -65,6 +65,18 @@ const blocks = (g: PoolGeometry) => Math.ceil(g.wo / OPT);
 const geomParams = (g: PoolGeometry, total: number) => [total, g.h, g.w, g.ho, g.wo, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, blocks(g)];
 
 /**
+ * Which forward kernel runs: `pairs` for windows 2 columns wide on stride 2 without column
+ * padding over an even width (vec2 loads), `columns4` for windows 1 column wide on stride 1
+ * without column padding over a width divisible by 4 (vec4 loads and stores), else `generic`.
+ * All three give the same bits.
+ */
+export function forwardVariant(g: PoolGeometry): 'pairs' | 'columns4' | 'generic' {
+  if (g.pw === 0 && g.kw === 2 && g.sw === 2 && g.w % 2 === 0) return 'pairs';
+  if (g.pw === 0 && g.kw === 1 && g.sw === 1 && g.w % 4 === 0) return 'columns4';
+  return 'generic';
+}
+
+/**
  * Max pooling of x [N, C, H, W] (floor mode). Returns y [N, C, Ho, Wo] and, for the
  * backward pass, argmax [N, C, Ho, Wo] (i32): the flat index ih * W + iw of each window's
  * maximum within its input plane. A NaN in a window makes that output NaN.
@@ -80,8 +92,21 @@ export function maxPool2d(rt: Runtime, x: Tensor, opts: MaxPool2dOptions): { y: 
   const total = g.n * g.c * g.ho * blocks(g);
   const y = rt.empty(outShape);
   const argmax = rt.empty(outShape, 'i32');
+  const variant = forwardVariant(g);
+  if (variant === 'columns4') {
+    const total4 = g.n * g.c * g.ho * (g.w / 4);
+    rt.dispatch({
+      kernel: { name: 'max_pool2d_forward_columns4', code: forwardSrc, entryPoint: 'columns4', constants: { WG } },
+      params: geomParams(g, total4),
+      bindings: [x, y, argmax],
+      workgroups: rt.grid(total4, WG),
+    });
+    return { y, argmax };
+  }
   rt.dispatch({
-    kernel: { name: 'max_pool2d_forward', code: forwardSrc, constants: { WG, OPT } },
+    kernel: variant === 'pairs'
+      ? { name: 'max_pool2d_forward_pairs', code: forwardSrc, entryPoint: 'pairs', constants: { WG, OPT } }
+      : { name: 'max_pool2d_forward', code: forwardSrc, constants: { WG, OPT } },
     params: geomParams(g, total),
     bindings: [x, y, argmax],
     workgroups: rt.grid(total, WG),

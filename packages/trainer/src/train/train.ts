@@ -196,7 +196,30 @@ async function microStep(
   return { loss: red.loss, gradNorm, applied, ms, stats: { ...stats, computeMs, commMs, waitMs: Math.max(0, ms - computeMs - commMs) } };
 }
 
+/**
+ * CRNN_PROFILE=FROM-TO (steps, 0-based, TO exclusive; e.g. 2-7): GPU time per kernel over
+ * those in-process steps, printed when they are done (Runtime.startProfile). For finding
+ * where a step's time goes; each dispatch then runs in a pass of its own.
+ */
+function profileRange(): { from: number; to: number } | null {
+  const m = /^(\d+)-(\d+)$/.exec(process.env.CRNN_PROFILE ?? '');
+  if (!m) return null;
+  const from = Number(m[1]);
+  const to = Number(m[2]);
+  return to > from ? { from, to } : null;
+}
+
+function printProfile(rows: Array<{ kernel: string; count: number; ms: number }>, r: { from: number; to: number }, log: (s: string) => void): void {
+  const steps = r.to - r.from;
+  const total = rows.reduce((a, b) => a + b.ms, 0);
+  log(`profile: GPU time per step over steps ${r.from}-${r.to - 1}: ${(total / steps).toFixed(1)} ms in ${rows.reduce((a, b) => a + b.count, 0) / steps} dispatches`);
+  for (const row of rows) {
+    log(`  ${row.kernel.padEnd(40)} ${(row.ms / steps).toFixed(2).padStart(9)} ms ${((100 * row.ms) / (total || 1)).toFixed(1).padStart(5)}%  x${row.count / steps}`);
+  }
+}
+
 export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const profile = profileRange();
   const t0 = performance.now();
   const log = hooks.log ?? ((s: string) => console.log(s));
   const warn = hooks.warn ?? ((s: string) => console.warn(`warning: ${s}`));
@@ -274,7 +297,9 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
       const sums = { n: 0, workers: 0, step: 0, compute: 0, comm: 0, wait: 0, bytes: 0, redealt: 0 };
       for (const batch of data.train.batches(cfg.batch, { shuffle: er, augment: augment ? { rng: er.fork(), a: augment } : null })) {
         if (state.globalStep >= maxSteps) break;
+        if (profile && state.globalStep === profile.from) rt.startProfile();
         const r = await microStep(rt, model, session, executor, batch, cfg, state.globalStep);
+        if (profile && state.globalStep + 1 === profile.to) printProfile(await rt.stopProfile(), profile, log);
         const st = r.stats;
         sums.n++;
         sums.workers += st.workers;
@@ -284,7 +309,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
         sums.wait += st.waitMs;
         sums.bytes += st.bytes;
         sums.redealt += st.redealt;
-      hooks.onStep?.({ step: state.globalStep, ms: r.ms, loss: r.loss, applied: r.applied, images: batch.texts.length, stats: st });
+        hooks.onStep?.({ step: state.globalStep, ms: r.ms, loss: r.loss, applied: r.applied, images: batch.texts.length, stats: st });
         state.globalStep++;
         done++;
         images += batch.texts.length;
