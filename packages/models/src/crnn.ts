@@ -321,26 +321,39 @@ export { Layer };
  * ReLU — BatchNorm after every conv makes CTC training leave its initial all-blank plateau
  * in a few hundred steps — pools 2, 2, (2,1), (2,1), then one BiLSTM and a Linear.
  * Input 1xHxW with H a multiple of 16; T = W/4.
+ *
+ * `stem: 2` (zoo name `crnn-lite-s2`): the first conv has stride 2, so the network reads a
+ * 1xHxW image at the cost `crnn-lite` pays for H/2 x W/2 — the stride-2 conv learns its own
+ * downsampling from the full-resolution pixels instead of a bilinear resize throwing them
+ * away first. H a multiple of 32; T = W/8.
  */
-export function buildCrnnLite(rt: Runtime, rng: Rng, o: { numClasses?: number; inChannels?: number; height?: number; width?: number; hidden?: number } = {}): CrnnModel {
+export function buildCrnnLite(
+  rt: Runtime,
+  rng: Rng,
+  o: { numClasses?: number; inChannels?: number; height?: number; width?: number; hidden?: number; stem?: 1 | 2 } = {},
+): CrnnModel {
   const C = o.numClasses ?? 37;
   const inC = o.inChannels ?? 1;
   const H = o.height ?? 32;
-  if (H % 16 !== 0) throw new OpInputError('crnn-lite', 'a height that is a multiple of 16', String(H));
-  const block = (i: number, out: number): Layer[] => [
-    new Conv2d(rt, rng, { inChannels: i, outChannels: out, kernel: 3, padding: 1, bias: false }),
+  const stem = o.stem ?? 1;
+  const name = stem === 2 ? 'crnn-lite-s2' : 'crnn-lite';
+  const down = 16 * stem; // total height reduction
+  if (H % down !== 0) throw new OpInputError(name, `a height that is a multiple of ${down}`, String(H));
+  const block = (i: number, out: number, stride = 1): Layer[] => [
+    new Conv2d(rt, rng, { inChannels: i, outChannels: out, kernel: 3, padding: 1, stride, bias: false }),
     new BatchNorm(rt, out),
     new ReLU(rt),
   ];
   const cnn = new Sequential(rt, [
-    ...block(inC, 32), new MaxPool2d(rt, 2, 2),
+    ...block(inC, 32, stem), new MaxPool2d(rt, 2, 2),
     ...block(32, 64), new MaxPool2d(rt, 2, 2),
     ...block(64, 128), new MaxPool2d(rt, [2, 1]),
     ...block(128, 128), new MaxPool2d(rt, [2, 1]),
   ]);
   const hidden = o.hidden ?? 128;
-  const feat = 128 * (H / 16);
+  const feat = 128 * (H / down);
   const rnn = new Recurrent(rt, rng, { kind: 'lstm', inputSize: feat, hiddenSize: hidden, numLayers: 1, bidirectional: true }, rng.nextU32());
   const fc = new Linear(rt, rng, 2 * hidden, C);
-  return new CrnnModel(rt, { name: 'crnn-lite', inChannels: inC, height: H, width: o.width ?? 128, numClasses: C, timeSteps: (w) => Math.floor(w / 4), loss: 'ctc' }, cnn, rnn, fc);
+  const tw = 4 * stem;
+  return new CrnnModel(rt, { name, inChannels: inC, height: H, width: o.width ?? 128, numClasses: C, timeSteps: (w) => Math.floor(w / tw), loss: 'ctc' }, cnn, rnn, fc);
 }

@@ -62,11 +62,14 @@ const SHAPES: Array<[string, number, number]> = [
   ['crnn-wide-gru', 200, 64],
   ['captcha-keras', 200, 50],
   ['crnn-tiny', 12, 5],
+  ['crnn-lite', 128, 32],
+  ['crnn-lite-s2', 128, 16],
+  ['crnn-lite-s2', 91, 11], // odd width: floor at every halving still gives floor(W / 8)
 ];
 
 describe('models', () => {
   for (const [name, width, T] of SHAPES) {
-    it(`${name}: forward shape at the notebook's input size, and a few training steps lower the loss`, async () => {
+    it(`${name} (width ${width}, T ${T}): forward shape at the notebook's input size, and a few training steps lower the loss`, async () => {
       const model = buildModel(rt, name, {}, 3);
       const { inChannels, height, numClasses } = model.info;
       expect(model.info.timeSteps(width)).toBe(T);

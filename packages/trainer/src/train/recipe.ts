@@ -4,12 +4,18 @@
  * schedule, so that a CAPTCHA-like folder trains on a CPU adapter in minutes.
  *
  * - Input: height 32 when the images are at least 32 px tall, else 16 (text stays legible
- *   at 32 px, as the CRNN paper and the `003_*` notebook use, and convolutions cost 2.4x less
- *   than at 50 px); width by the median aspect ratio (rounded to a multiple of 4);
- *   keep-aspect padding only when aspect ratios vary by more than 25%.
- * - Model: `crnn-lite` (0.5M parameters; BatchNorm after every conv, so CTC training leaves
- *   its all-blank plateau within the first epoch — `captcha-keras`, without BatchNorm, sat on
- *   it for 4 epochs of MNIST digit strings in our runs): T = W/4 frames.
+ *   at 32 px, as the CRNN paper and the `003_*` notebook use); width by the median aspect
+ *   ratio (rounded to a multiple of the model's frame width); keep-aspect padding only when
+ *   aspect ratios vary by more than 25%.
+ * - Model: `crnn-lite-s2` at height 32, `crnn-lite` at 16 (0.5M parameters; BatchNorm after
+ *   every conv, so CTC training leaves its all-blank plateau within a few epochs —
+ *   `captcha-keras`, without BatchNorm, sat on it for 4 epochs of MNIST digit strings in our
+ *   runs). crnn-lite-s2's stride-2 first conv reads the 32-px image at the cost crnn-lite
+ *   pays at 16 px: on captcha-v2, crnn-lite at 32x128 trained at 16 img/s on the 2-core
+ *   CPU adapter, crnn-lite at 16x64 and crnn-lite-s2 at 32x128 at ~40 img/s, and the
+ *   accuracy per epoch was about the same, so the cheaper networks get 2.5x more epochs in
+ *   the same time. T = W/8 (crnn-lite-s2) or W/4 frames.
+ * - Epochs: PRESENTATIONS / training images, 30 to 200.
  * - Optimizer Adam 1e-3 with a cosine decay to 1e-5 and gradient clipping at 5.
  */
 import type { TrainConfig } from './config.js';
@@ -30,6 +36,9 @@ export interface Recipe {
   epochs: number;
 }
 
+/** Training images the default schedule shows the model, in all epochs together. */
+export const PRESENTATIONS = 60_000;
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)]! : 0;
@@ -41,13 +50,17 @@ export function chooseRecipe(cfg: TrainConfig, stats: DataStats, numSamples: num
   const aspects = stats.widths.map((w, i) => w / (stats.heights[i] || 1));
   const spread = aspects.length ? (Math.max(...aspects) - Math.min(...aspects)) / aspect : 0;
   const height = cfg.height ?? (h0 >= 32 ? 32 : 16);
-  let width = cfg.width ?? Math.max(16, Math.round((height * aspect) / 4) * 4);
+  const model = cfg.model === 'auto' ? (height % 32 === 0 ? 'crnn-lite-s2' : 'crnn-lite') : cfg.model;
+  // Input columns per output frame: crnn-lite-s2 halves the input once more than crnn-lite.
+  const frame = model === 'crnn-lite-s2' ? 8 : 4;
+  let width = cfg.width ?? Math.max(16, Math.round((height * aspect) / frame) * frame);
   // At least 2 frames per character plus one (CTC needs blanks between repeats).
-  width = Math.max(width, 4 * (2 * stats.maxLabel + 1));
-  // Epochs: about 12k image presentations for small sets, at least 30 epochs.
-  const epochs = cfg.epochs ?? Math.max(30, Math.min(200, Math.ceil(12000 / Math.max(1, numSamples))));
+  width = Math.max(width, frame * (2 * stats.maxLabel + 1));
+  // Epochs: about 60k image presentations (small CAPTCHA sets keep improving that long:
+  // captcha-v2's validation accuracy still rose at epoch 70 of 90), 30 to 200 epochs.
+  const epochs = cfg.epochs ?? Math.max(30, Math.min(200, Math.ceil(PRESENTATIONS / Math.max(1, numSamples))));
   return {
-    model: cfg.model === 'auto' ? 'crnn-lite' : cfg.model,
+    model,
     height,
     width,
     keepAspect: cfg.keepAspect ?? spread > 0.25,
