@@ -41,22 +41,38 @@ fn is_nan(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= params.total) { return; }
+// Where invocation i of `main` / `pairs` works: block ob of OPT outputs in output row oh of
+// plane `plane`; window rows [hs, h1) in input coordinates (the start may be negative with
+// top padding: computed in i32, then clipped to [0, h)), shared by the OPT outputs; the
+// output row's first element obase.
+struct RowBlock {
+  ob: u32,
+  plane: u32,
+  hs: i32,
+  h1: i32,
+  obase: u32,
+}
+
+fn row_block(i: u32) -> RowBlock {
   let ob = i % params.wob;
   let t = i / params.wob;
   let oh = t % params.ho;
   let plane = t / params.ho;
-  // Window rows in input coordinates; the start may be negative (top padding): work in
-  // i32, then clip to [0, h). Shared by the OPT outputs of this row.
   let h0 = i32(oh * params.sh) - i32(params.ph);
-  let h1 = min(h0 + i32(params.kh), i32(params.h));
-  let hs = max(h0, 0);
+  return RowBlock(ob, plane, max(h0, 0), min(h0 + i32(params.kh), i32(params.h)), (plane * params.ho + oh) * params.wo);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.total) { return; }
+  let rb = row_block(i);
+  let ob = rb.ob;
+  let hs = rb.hs;
+  let h1 = rb.h1;
+  let obase = rb.obase;
   let w = i32(params.w);
-  let base = plane * params.h * params.w;
-  let obase = (plane * params.ho + oh) * params.wo;
+  let base = rb.plane * params.h * params.w;
   let ow_end = min(ob * OPT + OPT, params.wo);
   for (var ow = ob * OPT; ow < ow_end; ow++) {
     let w0 = i32(ow * params.sw) - i32(params.pw);
@@ -91,17 +107,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 fn pairs(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= params.total) { return; }
-  let ob = i % params.wob;
-  let t = i / params.wob;
-  let oh = t % params.ho;
-  let plane = t / params.ho;
-  let h0 = i32(oh * params.sh) - i32(params.ph);
-  let h1 = min(h0 + i32(params.kh), i32(params.h));
-  let hs = max(h0, 0);
+  let rb = row_block(i);
+  let ob = rb.ob;
+  let hs = rb.hs;
+  let h1 = rb.h1;
+  let obase = rb.obase;
   let w = i32(params.w);
   let w2 = params.w / 2u;
-  let base2 = plane * params.h * w2; // plane start, in vec2s
-  let obase = (plane * params.ho + oh) * params.wo;
+  let base2 = rb.plane * params.h * w2; // plane start, in vec2s
   let ow_end = min(ob * OPT + OPT, params.wo);
   for (var ow = ob * OPT; ow < ow_end; ow++) {
     let col = i32(2u * ow);
