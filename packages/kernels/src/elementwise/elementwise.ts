@@ -1,4 +1,4 @@
-import { f32, OpInputError, type Runtime, type Tensor } from '@crnn/core';
+import { f32, OpInputError, type Param, type Runtime, type Tensor } from '@crnn/core';
 import { expectDType, expectSameShape } from '../validate.js';
 import unarySrc from './unary.wgsl.js';
 import binarySrc from './binary.wgsl.js';
@@ -13,25 +13,29 @@ const UNARY_CODE: Record<UnaryOp, number> = { relu: 0, tanh: 1, sigmoid: 2, scal
 export type BinaryOp = 'add' | 'mul' | 'sub';
 const BINARY_CODE: Record<BinaryOp, number> = { add: 0, mul: 1, sub: 2 };
 
+/**
+ * One launch of an elementwise entry point over n items: `entry` (one element per invocation)
+ * or, when `vec4` (n a multiple of 4), `${entry}4` (PER vec4s per invocation; see unary.wgsl).
+ * `params(w)` gets the element width, 1 or 4: the vec4 entry points count vec4s.
+ */
+function launch(rt: Runtime, name: string, code: string, entry: string, opCode: number, n: number, vec4: boolean, params: (w: number) => Param[], bindings: Tensor[]): void {
+  rt.dispatch({
+    kernel: vec4
+      ? { name: `${name}_vec4`, code, entryPoint: `${entry}4`, constants: { WG, OP: opCode, PER } }
+      : { name, code, entryPoint: entry, constants: { WG, OP: opCode } },
+    params: params(vec4 ? 4 : 1),
+    bindings,
+    workgroups: rt.grid(vec4 ? Math.ceil(n / 4 / PER) : n, WG),
+  });
+}
+
+const vec4able = (...sizes: number[]) => sizes.every((n) => n > 0 && n % 4 === 0);
+
 /** y = op(x). `alpha` is the factor of `scale`. */
 export function unary(rt: Runtime, op: UnaryOp, x: Tensor, alpha = 1): Tensor {
   expectDType(op, 'x', x, 'f32');
   const y = rt.empty(x.shape);
-  if (x.size % 4 === 0 && x.size > 0) {
-    rt.dispatch({
-      kernel: { name: `${op}_forward_vec4`, code: unarySrc, entryPoint: 'forward4', constants: { WG, OP: UNARY_CODE[op], PER } },
-      params: [x.size / 4, f32(alpha)],
-      bindings: [x, y],
-      workgroups: rt.grid(Math.ceil(x.size / 4 / PER), WG),
-    });
-    return y;
-  }
-  rt.dispatch({
-    kernel: { name: `${op}_forward`, code: unarySrc, entryPoint: 'forward', constants: { WG, OP: UNARY_CODE[op] } },
-    params: [x.size, f32(alpha)],
-    bindings: [x, y],
-    workgroups: rt.grid(x.size, WG),
-  });
+  launch(rt, `${op}_forward`, unarySrc, 'forward', UNARY_CODE[op], x.size, vec4able(x.size), (w) => [x.size / w, f32(alpha)], [x, y]);
   return y;
 }
 
@@ -39,21 +43,7 @@ export function unary(rt: Runtime, op: UnaryOp, x: Tensor, alpha = 1): Tensor {
 export function unaryBackward(rt: Runtime, op: UnaryOp, dy: Tensor, y: Tensor, alpha = 1): Tensor {
   expectSameShape(`${op}_backward`, ['dy', dy], ['y', y]);
   const dx = rt.empty(dy.shape);
-  if (dy.size % 4 === 0 && dy.size > 0) {
-    rt.dispatch({
-      kernel: { name: `${op}_backward_vec4`, code: unarySrc, entryPoint: 'backward4', constants: { WG, OP: UNARY_CODE[op], PER } },
-      params: [dy.size / 4, f32(alpha)],
-      bindings: [dy, dx, y],
-      workgroups: rt.grid(Math.ceil(dy.size / 4 / PER), WG),
-    });
-    return dx;
-  }
-  rt.dispatch({
-    kernel: { name: `${op}_backward`, code: unarySrc, entryPoint: 'backward', constants: { WG, OP: UNARY_CODE[op] } },
-    params: [dy.size, f32(alpha)],
-    bindings: [dy, dx, y],
-    workgroups: rt.grid(dy.size, WG),
-  });
+  launch(rt, `${op}_backward`, unarySrc, 'backward', UNARY_CODE[op], dy.size, vec4able(dy.size), (w) => [dy.size / w, f32(alpha)], [dy, dx, y]);
   return dx;
 }
 
@@ -70,21 +60,8 @@ export function binary(rt: Runtime, op: BinaryOp, a: Tensor, b: Tensor): Tensor 
   expectDType(op, 'b', b, 'f32');
   checkTrailing(op, a, b);
   const c = rt.empty(a.shape);
-  if (a.size % 4 === 0 && b.size % 4 === 0 && b.size > 0 && a.size > 0) {
-    rt.dispatch({
-      kernel: { name: `${op}_forward_vec4`, code: binarySrc, entryPoint: 'main4', constants: { WG, OP: BINARY_CODE[op], PER } },
-      params: [a.size / 4, b.size / 4],
-      bindings: [a, b, c],
-      workgroups: rt.grid(Math.ceil(a.size / 4 / PER), WG),
-    });
-    return c;
-  }
-  rt.dispatch({
-    kernel: { name: `${op}_forward`, code: binarySrc, constants: { WG, OP: BINARY_CODE[op] } },
-    params: [a.size, Math.max(1, b.size)],
-    bindings: [a, b, c],
-    workgroups: rt.grid(a.size, WG),
-  });
+  const nb = Math.max(1, b.size);
+  launch(rt, `${op}_forward`, binarySrc, 'main', BINARY_CODE[op], a.size, vec4able(a.size, b.size), (w) => [a.size / w, nb / w], [a, b, c]);
   return c;
 }
 

@@ -116,31 +116,18 @@ export function embeddingBackward(
     throw e;
   }
   const dw = o.accumulate ?? rt.empty([numEmbeddings, dim]);
-  if (dim % 4 === 0) {
-    rt.dispatch({
-      kernel: {
-        name: 'embedding_backward_vec4',
-        code: embeddingSrc,
-        entryPoint: 'backward4',
-        constants: { WG, HAS_PAD: pad === null ? 0 : 1, ACCUMULATE: o.accumulate ? 1 : 0 },
-      },
-      params: [ix.t.size, numEmbeddings, dim / 4, i32(pad ?? -1), f32(NaN)],
-      bindings: [ix.t, dw, dy],
-      workgroups: rt.grid((numEmbeddings * dim) / 4, WG),
-    });
-    if (ix.owned) ix.t.dispose();
-    return dw;
-  }
+  // D % 4 == 0: backward4 sums vec4s of the row (params.dim counts vec4s; see embedding.wgsl).
+  const w = dim % 4 === 0 ? 4 : 1;
   rt.dispatch({
     kernel: {
-      name: 'embedding_backward',
+      name: w === 4 ? 'embedding_backward_vec4' : 'embedding_backward',
       code: embeddingSrc,
-      entryPoint: 'backward',
+      entryPoint: w === 4 ? 'backward4' : 'backward',
       constants: { WG, HAS_PAD: pad === null ? 0 : 1, ACCUMULATE: o.accumulate ? 1 : 0 },
     },
-    params: [ix.t.size, numEmbeddings, dim, i32(pad ?? -1), f32(NaN)],
+    params: [ix.t.size, numEmbeddings, dim / w, i32(pad ?? -1), f32(NaN)],
     bindings: [ix.t, dw, dy],
-    workgroups: rt.grid(numEmbeddings * dim, WG),
+    workgroups: rt.grid((numEmbeddings * dim) / w, WG),
   });
   if (ix.owned) ix.t.dispose();
   return dw;

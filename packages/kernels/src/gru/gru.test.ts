@@ -1,19 +1,16 @@
 import { OpInputError, Rng, Runtime, type Tensor } from '@crnn/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasWideSubgroups } from '../recurrent/recurrent.js';
-import { compareClose } from '../testing.js';
 import {
-  caseName,
   compareResults,
   gpuRun,
   makeData,
   refRun,
   type Case,
   type RnnApi,
-  variantsOf,
 } from '../recurrent/rnn-testing.js';
 import { gru, gruBackward, paramNames } from './gru.js';
-import { recurrentGradientAndGoldenSuite } from '../recurrent/recurrent.suite.js';
+import { recurrentGradientAndGoldenSuite, recurrentReferenceSuite } from '../recurrent/recurrent.suite.js';
 import { gruGolden } from './gru.golden.js';
 
 const api: RnnApi = { cell: 'gru', gates: 3, forward: gru, backward: gruBackward };
@@ -25,50 +22,22 @@ beforeAll(async () => {
 });
 afterAll(() => rt.destroy());
 
-describe('gru forward and backward vs the float64 reference', () => {
-  const cases: Case[] = [
-    { T: 1, N: 1, I: 1, H: 1, L: 1, dirs: 1 },
-    { T: 4, N: 3, I: 5, H: 6, L: 1, dirs: 2, h0: true, dhN: true },
-    // N = 5: a full batch tile of 4 and a partial one; H = 9 is not a multiple of 4.
-    { T: 5, N: 5, I: 7, H: 9, L: 2, dirs: 2, h0: true },
-    // H = 70 > 64 hidden units: two workgroups along x, the second partly idle.
-    { T: 3, N: 2, I: 4, H: 70, L: 1, dirs: 1, dhN: true },
-    { T: 6, N: 9, I: 3, H: 8, L: 3, dirs: 1, h0: true, dhN: true },
-    { T: 3, N: 2, I: 4, H: 5, L: 2, dirs: 2, bias: false, h0: true },
-    // N = 8: exactly one full tile of the subgroup kernels (every broadcast lane a real row).
-    { T: 3, N: 8, I: 4, H: 12, L: 1, dirs: 2, h0: true, dhN: true },
-    // H = 260 > 256 = WG * JB units: two backward workgroups along x.
-    { T: 2, N: 1, I: 2, H: 260, L: 1, dirs: 2, h0: true },
-  ];
-  for (const c of cases) {
-    it(caseName(c), async () => {
-      const data = makeData(new Rng(100 + c.T * 7 + c.H), 'gru', c);
-      const want = refRun('gru', c, data);
-      // Both step kernel variants (the subgroup one where the adapter has it).
-      for (const variant of variantsOf(rt)) {
-        const got = await gpuRun(rt, api, { ...c, variant }, data);
-        const bad = compareResults('gru', { ...c, variant }, got, want, TOL);
-        expect(bad, bad.join('\n')).toEqual([]);
-      }
-    });
-  }
+const CASES: Case[] = [
+  { T: 1, N: 1, I: 1, H: 1, L: 1, dirs: 1 },
+  { T: 4, N: 3, I: 5, H: 6, L: 1, dirs: 2, h0: true, dhN: true },
+  // N = 5: a full batch tile of 4 and a partial one; H = 9 is not a multiple of 4.
+  { T: 5, N: 5, I: 7, H: 9, L: 2, dirs: 2, h0: true },
+  // H = 70 > 64 hidden units: two workgroups along x, the second partly idle.
+  { T: 3, N: 2, I: 4, H: 70, L: 1, dirs: 1, dhN: true },
+  { T: 6, N: 9, I: 3, H: 8, L: 3, dirs: 1, h0: true, dhN: true },
+  { T: 3, N: 2, I: 4, H: 5, L: 2, dirs: 2, bias: false, h0: true },
+  // N = 8: exactly one full tile of the subgroup kernels (every broadcast lane a real row).
+  { T: 3, N: 8, I: 4, H: 12, L: 1, dirs: 2, h0: true, dhN: true },
+  // H = 260 > 256 = WG * JB units: two backward workgroups along x.
+  { T: 2, N: 1, I: 2, H: 260, L: 1, dirs: 2, h0: true },
+];
 
-  it('dropout between layers: training draws the seeded masks, eval applies none', async () => {
-    const base: Case = { T: 4, N: 3, I: 5, H: 6, L: 3, dirs: 2, dropout: 0.4, seed: 7 };
-    for (const c of [{ ...base, training: true }, { ...base, training: false }, { ...base, training: true, seed: 8 }]) {
-      const data = makeData(new Rng(5), 'gru', c);
-      const got = await gpuRun(rt, api, c, data);
-      const bad = compareResults('gru', c, got, refRun('gru', c, data), TOL);
-      expect(bad, bad.join('\n')).toEqual([]);
-    }
-    // The masks matter: training and eval outputs differ.
-    const data = makeData(new Rng(5), 'gru', base);
-    const a = await gpuRun(rt, api, { ...base, training: true }, data);
-    const b = await gpuRun(rt, api, { ...base, training: false }, data);
-    expect(compareClose(a.y, b.y, TOL).ok).toBe(false);
-  });
-});
-
+recurrentReferenceSuite(() => rt, api, CASES, TOL);
 recurrentGradientAndGoldenSuite(() => rt, api, ['gru_dev_2.json', 'gru_dev_3.json'], gruGolden);
 
 describe('gru input checks', () => {

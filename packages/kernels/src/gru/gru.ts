@@ -33,7 +33,6 @@ import {
   recurrentBackward,
   recurrentForward,
   type CellSpec,
-  type RecurrentGrads,
   type RecurrentOptions,
   type RecurrentSaved,
 } from '../recurrent/recurrent.js';

@@ -92,24 +92,20 @@ export function maxPool2d(rt: Runtime, x: Tensor, opts: MaxPool2dOptions): { y: 
   const total = g.n * g.c * g.ho * blocks(g);
   const y = rt.empty(outShape);
   const argmax = rt.empty(outShape, 'i32');
+  // Invocations: `columns4` one per vec4 of an output row (wo = w there), the others one per
+  // OPT outputs of a row.
   const variant = forwardVariant(g);
-  if (variant === 'columns4') {
-    const total4 = g.n * g.c * g.ho * (g.w / 4);
-    rt.dispatch({
-      kernel: { name: 'max_pool2d_forward_columns4', code: forwardSrc, entryPoint: 'columns4', constants: { WG } },
-      params: geomParams(g, total4),
-      bindings: [x, y, argmax],
-      workgroups: rt.grid(total4, WG),
-    });
-    return { y, argmax };
-  }
+  const invocations = variant === 'columns4' ? g.n * g.c * g.ho * (g.w / 4) : total;
   rt.dispatch({
-    kernel: variant === 'pairs'
-      ? { name: 'max_pool2d_forward_pairs', code: forwardSrc, entryPoint: 'pairs', constants: { WG, OPT } }
-      : { name: 'max_pool2d_forward', code: forwardSrc, constants: { WG, OPT } },
-    params: geomParams(g, total),
+    kernel: {
+      name: variant === 'generic' ? 'max_pool2d_forward' : `max_pool2d_forward_${variant}`,
+      code: forwardSrc,
+      entryPoint: variant === 'generic' ? 'main' : variant,
+      constants: variant === 'columns4' ? { WG } : { WG, OPT },
+    },
+    params: geomParams(g, invocations),
     bindings: [x, y, argmax],
-    workgroups: rt.grid(total, WG),
+    workgroups: rt.grid(invocations, WG),
   });
   return { y, argmax };
 }

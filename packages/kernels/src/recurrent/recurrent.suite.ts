@@ -1,7 +1,8 @@
 /**
  * Test blocks shared by lstm.test.ts and gru.test.ts (not compiled into dist: tsconfig
- * excludes *.suite.ts). Each cell runs the same finite-difference check of every gradient
- * (reference and GPU, every kernel variant) and its golden cases.
+ * excludes *.suite.ts). Each cell runs the same reference sweep (over its own cases), dropout
+ * check, finite-difference check of every gradient (reference and GPU, every kernel
+ * variant) and its golden cases.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -9,7 +10,7 @@ import { Rng, type Runtime } from '@crnn/core';
 import { describe, expect, it } from 'vitest';
 import { loadCase, runCase, type GoldenHandler } from '../golden/golden.js';
 import { compareClose } from '../testing.js';
-import { fdGrads, gpuRun, gradByKey, makeData, refRun, type Case, type RnnApi, variantsOf } from './rnn-testing.js';
+import { caseName, compareResults, fdGrads, gpuRun, gradByKey, makeData, refRun, type Case, type RnnApi, variantsOf } from './rnn-testing.js';
 
 const goldenDir = process.env.GOLDEN_DIR ?? resolve(import.meta.dirname, '../../../../../shared/golden');
 
@@ -49,5 +50,45 @@ export function recurrentGradientAndGoldenSuite(getRt: () => Runtime, api: RnnAp
         expect(r.ok, r.message).toBe(true);
       });
     }
+  });
+}
+
+/**
+ * GPU forward and backward against the float64 reference over `cases` (every step-kernel
+ * variant the adapter has), and the seeded dropout between layers (training draws the
+ * masks of the reference, eval applies none, and the masks change the output).
+ */
+export function recurrentReferenceSuite(getRt: () => Runtime, api: RnnApi, cases: Case[], tol: { rtol: number; atol: number }): void {
+  const cell = api.cell;
+  describe(`${cell} forward and backward vs the float64 reference`, () => {
+    for (const c of cases) {
+      it(caseName(c), async () => {
+        const rt = getRt();
+        const data = makeData(new Rng(100 + c.T * 7 + c.H), cell, c);
+        const want = refRun(cell, c, data);
+        // Both step kernel variants (the subgroup one where the adapter has it).
+        for (const variant of variantsOf(rt)) {
+          const got = await gpuRun(rt, api, { ...c, variant }, data);
+          const bad = compareResults(cell, { ...c, variant }, got, want, tol);
+          expect(bad, bad.join('\n')).toEqual([]);
+        }
+      });
+    }
+
+    it('dropout between layers: training draws the seeded masks, eval applies none', async () => {
+      const rt = getRt();
+      const base: Case = { T: 4, N: 3, I: 5, H: 6, L: 3, dirs: 2, dropout: 0.4, seed: 7 };
+      for (const c of [{ ...base, training: true }, { ...base, training: false }, { ...base, training: true, seed: 8 }]) {
+        const data = makeData(new Rng(5), cell, c);
+        const got = await gpuRun(rt, api, c, data);
+        const bad = compareResults(cell, c, got, refRun(cell, c, data), tol);
+        expect(bad, bad.join('\n')).toEqual([]);
+      }
+      // The masks matter: training and eval outputs differ.
+      const data = makeData(new Rng(5), cell, base);
+      const a = await gpuRun(rt, api, { ...base, training: true }, data);
+      const b = await gpuRun(rt, api, { ...base, training: false }, data);
+      expect(compareClose(a.y, b.y, tol).ok).toBe(false);
+    });
   });
 }
