@@ -330,21 +330,27 @@ export { Layer };
 export function buildCrnnLite(
   rt: Runtime,
   rng: Rng,
-  o: { numClasses?: number; inChannels?: number; height?: number; width?: number; hidden?: number; stem?: 1 | 2 } = {},
+  o: { numClasses?: number; inChannels?: number; height?: number; width?: number; hidden?: number; stem?: 1 | 2; hr?: boolean } = {},
 ): CrnnModel {
   const C = o.numClasses ?? 37;
   const inC = o.inChannels ?? 1;
   const H = o.height ?? 32;
   const stem = o.stem ?? 1;
-  const name = stem === 2 ? 'crnn-lite-s2' : 'crnn-lite';
-  const down = 16 * stem; // total height reduction
+  const hr = o.hr ?? false;
+  const name = stem === 2 ? (hr ? 'crnn-lite-s2-hr' : 'crnn-lite-s2') : 'crnn-lite';
+  const down = hr ? 16 : 16 * stem; // total height reduction
   if (H % down !== 0) throw new OpInputError(name, `a height that is a multiple of ${down}`, String(H));
   const block = (i: number, out: number, stride = 1): Layer[] => [
     new Conv2d(rt, rng, { inChannels: i, outChannels: out, kernel: 3, padding: 1, stride, bias: false }),
     new BatchNorm(rt, out),
     new ReLU(rt),
   ];
-  const cnn = new Sequential(rt, [
+  const cnn = new Sequential(rt, hr ? [
+    ...block(inC, 32, stem),
+    ...block(32, 64), new MaxPool2d(rt, 2, 2),
+    ...block(64, 128), new MaxPool2d(rt, 2, 2),
+    ...block(128, 128), new MaxPool2d(rt, [2, 1]),
+  ] : [
     ...block(inC, 32, stem), new MaxPool2d(rt, 2, 2),
     ...block(32, 64), new MaxPool2d(rt, 2, 2),
     ...block(64, 128), new MaxPool2d(rt, [2, 1]),

@@ -96,6 +96,13 @@ export const ZOO: readonly ZooEntry[] = [
     build: (rt, rng, h) => buildCrnnLite(rt, rng, { ...h, stem: 2 }),
   },
   {
+    name: 'crnn-lite-s2-hr',
+    from: 'CRNN family (this project)',
+    description: 'crnn-lite-s2 without the first pool: the second and third convs see 2x the resolution per axis; 1x32xW, T = W/8',
+    defaults: { numClasses: 37, inChannels: 1, height: 32, width: 128 },
+    build: (rt, rng, h) => buildCrnnLite(rt, rng, { ...h, stem: 2, hr: true }),
+  },
+  {
     name: 'crnn-tiny',
     from: 'shared/golden crnn_tiny',
     description: 'the golden-case CRNN: 1x8xW, 3 convs (4, 6, 8), BiLSTM 5; for tests',

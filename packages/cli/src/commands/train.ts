@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
-import { Coordinator, loadTrainConfig, NoWorkersError, spawnLocalWorkers, stopLocalWorkers, train, type CoordinatorOptions, type TrainConfig } from '@crnn/trainer';
+import { loadTrainConfig, NoWorkersError, train, trainDistributed, type CoordinatorOptions, type TrainConfig } from '@crnn/trainer';
 
 export const TRAIN_HELP = `Usage: crnn-cli train [options]
 
@@ -111,13 +110,14 @@ export function coordinatorOptions(values: Record<string, string | boolean | und
 
 /** Trains with a coordinator in this process and N local worker processes. */
 export async function trainWithWorkers(cfg: TrainConfig, values: Record<string, string | boolean | undefined>): Promise<number> {
-  const token = randomBytes(24).toString('hex');
   const log = cfg.quiet ? () => {} : (s: string) => console.log(s);
-  const coordinator = new Coordinator({ ...coordinatorOptions(values), token, host: '127.0.0.1', port: 0, log });
-  const url = await coordinator.listen();
-  const kids = spawnLocalWorkers(cfg.workers, url, token, { log: (s) => process.stderr.write(`${s}\n`) });
   try {
-    const r = await train(cfg, { executor: coordinator, ...(cfg.quiet ? { log: () => {} } : {}) });
+    // Local workers exchange tensors through shared-memory side files (CRNN_SIDE_FILES=0: the socket).
+    const r = await trainDistributed(
+      cfg,
+      { ...coordinatorOptions(values), workers: cfg.workers, log, sideFiles: process.env.CRNN_SIDE_FILES !== '0', workerOptions: { log: (s) => process.stderr.write(`${s}\n`) } },
+      cfg.quiet ? { log: () => {} } : {},
+    );
     console.log(JSON.stringify({ out: r.out, epochs: r.epochs, steps: r.steps, accuracy: r.best.accuracy, cer: r.best.cer, ned: r.best.ned, seconds: Math.round(r.seconds), workers: cfg.workers }));
     return 0;
   } catch (e) {
@@ -126,9 +126,6 @@ export async function trainWithWorkers(cfg: TrainConfig, values: Record<string, 
       return 3;
     }
     throw e;
-  } finally {
-    await coordinator.finish('training finished');
-    await stopLocalWorkers(kids);
   }
 }
 

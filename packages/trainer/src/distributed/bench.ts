@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- distributed [--models crnn-tiny,crnn] [--workers 1,2,4] [--steps N]
- * [--batch B] [--micro-batches M] [--json]`: step time of data-parallel training on this
+ * [--batch B] [--micro-batches M] [--socket] [--json]`: step time of data-parallel training on this
  * machine at 1, 2 and 4 local workers, split into compute / communication / wait, with the
  * bytes moved per step, next to in-process training of the same micro-batching.
  *
@@ -44,7 +44,7 @@ const SIZES: Record<string, { height: number; width: number }> = {
   'captcha-keras': { height: 32, width: 160 },
 };
 
-async function measure(rt: Runtime, model: string, workers: number, batch: number, microBatches: number, steps: number): Promise<Row> {
+async function measure(rt: Runtime, model: string, workers: number, batch: number, microBatches: number, steps: number, sideFiles: boolean): Promise<Row> {
   const out = mkdtempSync(join(tmpdir(), 'crnn-bench-dist-'));
   const size = SIZES[model] ?? { height: 32, width: 100 };
   const cfg = parseTrainConfig({
@@ -69,7 +69,7 @@ async function measure(rt: Runtime, model: string, workers: number, batch: numbe
   progress.write = ((chunk: unknown, ...rest: unknown[]) => (typeof chunk === 'string' && chunk.startsWith('epoch ') ? true : oldWrite(chunk as string, ...(rest as []))) ) as typeof progress.write;
   try {
     if (workers === 0) await train(cfg, hooks);
-    else await trainDistributed(cfg, { workers, heartbeatSec: 2, timeoutSec: 120, workerOptions: { log: () => {} } }, hooks);
+    else await trainDistributed(cfg, { workers, heartbeatSec: 2, timeoutSec: 120, sideFiles, workerOptions: { log: () => {} } }, hooks);
   } finally {
     progress.write = oldWrite;
     rmSync(out, { recursive: true, force: true });
@@ -106,27 +106,28 @@ async function main(): Promise<number> {
       batch: { type: 'string' },
       'micro-batches': { type: 'string', default: '4' },
       json: { type: 'boolean' },
+      socket: { type: 'boolean' },
       help: { type: 'boolean' },
     },
     strict: true,
     allowPositionals: false,
   });
   if (values.help) {
-    process.stdout.write('Usage: npm run bench -- distributed [--models crnn-tiny,crnn] [--workers 1,2,4] [--steps 3] [--batch B] [--micro-batches 4] [--json]\n');
+    process.stdout.write('Usage: npm run bench -- distributed [--models crnn-tiny,crnn] [--workers 1,2,4] [--steps 3] [--batch B] [--micro-batches 4] [--socket] [--json]\n  --socket: tensors over the loopback socket only (no shared-memory side files), as remote workers\n');
     return 0;
   }
   const rt = await Runtime.create();
   const steps = Number(values.steps);
   const M = Number(values['micro-batches']);
   const workerCounts = values.workers!.split(',').map(Number);
-  process.stderr.write(`adapter: ${rt.adapterName}; ${steps} timed steps after one warm-up step; micro-batches ${M}\n`);
+  process.stderr.write(`adapter: ${rt.adapterName}; ${steps} timed steps after one warm-up step; micro-batches ${M}; ${values.socket ? 'tensors over the socket' : 'tensors through shared-memory side files'}\n`);
   if (!values.json) {
     process.stdout.write(`${'model'.padEnd(10)} ${'workers'.padEnd(10)} ${'batch'.padStart(5)} ${'step'.padStart(9)} ${'compute'.padStart(9)} ${'comm'.padStart(9)} ${'wait'.padStart(9)} ${'comm %'.padStart(7)} ${'MB/step'.padStart(8)} ${'img/s'.padStart(7)}\n`);
   }
   for (const model of values.models!.split(',')) {
     const batch = Number(values.batch ?? 16);
     for (const w of [0, ...workerCounts]) {
-      const r = await measure(rt, model, w, batch, M, steps);
+      const r = await measure(rt, model, w, batch, M, steps, !values.socket);
       if (values.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else {
         process.stdout.write(

@@ -33,6 +33,7 @@ import {
   decodeFrame,
   encodeFrame,
   encodeFrameChunks,
+  encodeSideFrame,
   sendChunks,
   expectStep,
   expectType,
@@ -47,8 +48,12 @@ import {
   type WorkItem,
   type WorkUnit,
 } from './protocol.js';
+import { SideFiles } from './side-files.js';
 
 export class NoWorkersError extends TrainingStopped {}
+
+/** The prefix of worker `id`'s side-file names (RESULT tensors). */
+export const sidePrefix = (id: number): string => `w${id}-`;
 
 export interface CoordinatorOptions {
   /** Shared secret every worker must present (compared in constant time). */
@@ -79,6 +84,11 @@ export interface CoordinatorOptions {
    * connections without a word, as a crash would (tests of coordinator restarts).
    */
   byeOnFinish?: boolean;
+  /**
+   * A side-file directory (side-files.ts) this process made for its own local workers: a
+   * worker whose HELLO names it exchanges STATE and RESULT tensor bytes through files there.
+   */
+  sideDir?: string;
   log?: (s: string) => void;
   warn?: (s: string) => void;
 }
@@ -93,6 +103,8 @@ interface Conn {
   open: boolean;
   /** The step whose weights this worker holds, or -1. */
   stateStep: number;
+  /** Tensor bytes go through side files (a local worker that named our directory). */
+  side: boolean;
   /** Units dealt this step and not yet returned: key -> images. */
   outstanding: Map<string, number>;
   /** Images per millisecond (moving average of its compute times), or null before a result. */
@@ -128,6 +140,11 @@ interface StepRun {
   nonFinite: Map<string, Part>;
   /** The STATE message as fragments (the weights are not copied into one buffer). */
   state: { chunks: Uint8Array[]; bytes: number };
+  /** The weights and buffers (for the side-file STATE, written at its first use). */
+  stateTensors: Float32Array[];
+  /** The side-file STATE's frame, once written; null when not (yet) or when writing failed. */
+  sideState: { head: Buffer; bytes: number } | null;
+  sideStateFailed: boolean;
   bytes: number;
   redealt: number;
   commMs: number;
@@ -158,7 +175,8 @@ const reasonOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 const clip = (s: string) => (Buffer.byteLength(s) > 120 ? `${Buffer.from(s).subarray(0, 117).toString('utf8')}...` : s);
 
 export class Coordinator implements StepExecutor {
-  private readonly o: Required<Omit<CoordinatorOptions, 'tls' | 'log' | 'warn'>> & Pick<CoordinatorOptions, 'tls'>;
+  private readonly o: Required<Omit<CoordinatorOptions, 'tls' | 'log' | 'warn' | 'sideDir'>> & Pick<CoordinatorOptions, 'tls'>;
+  private readonly side: SideFiles | null;
   private readonly log: (s: string) => void;
   private readonly warn: (s: string) => void;
   private server: Server | null = null;
@@ -177,7 +195,8 @@ export class Coordinator implements StepExecutor {
   private microBatches = 1;
   /** Closed connections and why, most recent last (for status and tests). */
   readonly rejections: Array<{ remote: string; reason: string; at: number }> = [];
-  readonly totals = { steps: 0, redealt: 0, bytes: 0, nonFiniteRecomputed: 0, workersJoined: 0, workersLost: 0 };
+  /** `bytes` counts every byte moved; `sideBytes` the part of it that went through side files. */
+  readonly totals = { steps: 0, redealt: 0, bytes: 0, sideBytes: 0, nonFiniteRecomputed: 0, workersJoined: 0, workersLost: 0 };
   url = '';
   port = 0;
 
@@ -196,6 +215,7 @@ export class Coordinator implements StepExecutor {
       maxConnections: o.maxConnections ?? 64,
       byeOnFinish: o.byeOnFinish ?? true,
     };
+    this.side = o.sideDir ? new SideFiles(o.sideDir) : null;
     this.log = o.log ?? ((s) => console.log(s));
     this.warn = o.warn ?? ((s) => console.warn(`warning: ${s}`));
   }
@@ -269,6 +289,9 @@ export class Coordinator implements StepExecutor {
         tried: new Map(),
         nonFinite: new Map(),
         state,
+        stateTensors: [...weights, ...r0],
+        sideState: null,
+        sideStateFailed: false,
         bytes: 0,
         redealt: 0,
         commMs,
@@ -368,6 +391,7 @@ export class Coordinator implements StepExecutor {
       welcomed: false,
       open: true,
       stateStep: -1,
+      side: false,
       outstanding: new Map(),
       speed: null,
       lastSeen: performance.now(),
@@ -415,7 +439,13 @@ export class Coordinator implements StepExecutor {
     this.totals.bytes += data.byteLength;
     try {
       if (!isBinary) throw new ProtocolError('text frame (the protocol is binary)');
-      const f = decodeFrame(data);
+      const f = decodeFrame(data, c.side ? { side: (file, bytes) => this.readSide(c, file, bytes) } : {});
+      if (f.bytes > data.byteLength) {
+        c.bytesIn += f.bytes - data.byteLength;
+        if (this.current) this.current.bytes += f.bytes - data.byteLength;
+        this.totals.bytes += f.bytes - data.byteLength;
+        this.totals.sideBytes += f.bytes - data.byteLength;
+      }
       if (!c.authed) {
         expectType(f, MsgType.HELLO);
         expectStep(f, 0);
@@ -423,6 +453,7 @@ export class Coordinator implements StepExecutor {
         if (!tokenMatches(hello.token, this.o.token)) throw new ProtocolError('authentication failed: wrong token');
         c.authed = true;
         c.name = hello.name || `worker-${c.id}`;
+        c.side = this.side !== null && hello.shm === this.side.dir;
         if (c.helloTimer) clearTimeout(c.helloTimer);
         if (this.spec) this.welcome(c);
         return;
@@ -456,6 +487,7 @@ export class Coordinator implements StepExecutor {
         heartbeatMs: Math.round(this.o.heartbeatSec * 1000),
         timeoutMs: Math.round(this.o.timeoutSec * 1000),
         maxPayload: this.maxToWorker,
+        ...(c.side ? { side: true } : {}),
       }),
     );
     this.totals.workersJoined++;
@@ -477,6 +509,7 @@ export class Coordinator implements StepExecutor {
     if (!c.open) return;
     c.open = false;
     this.conns.delete(c);
+    this.side?.forget(sidePrefix(c.id));
     if (!c.welcomed || this.finished) return;
     this.totals.workersLost++;
     const run = this.current;
@@ -634,7 +667,14 @@ export class Coordinator implements StepExecutor {
   private sendWork(c: Conn, run: StepRun, units: Unit[]): void {
     const te = performance.now();
     if (c.stateStep !== run.step) {
-      this.send(c, run.state);
+      const side = c.side ? this.sideState(run) : null;
+      if (side) {
+        this.send(c, side.head);
+        c.bytesOut += side.bytes;
+        this.totals.bytes += side.bytes;
+        this.totals.sideBytes += side.bytes;
+        run.bytes += side.bytes;
+      } else this.send(c, run.state);
       c.stateStep = run.step;
     }
     const items: WorkItem[] = [];
@@ -652,6 +692,32 @@ export class Coordinator implements StepExecutor {
     if (!c.stepFirstSend) c.stepFirstSend = te;
     run.participants.add(c);
     run.commMs += performance.now() - te;
+  }
+
+  /**
+   * Writes this step's STATE tensors to the side file once (at the first side-file worker's
+   * turn); the file alternates between two names by step parity so a worker still reading the
+   * previous step's weights is never overwritten under it. Null (inline instead) if it fails.
+   */
+  private sideState(run: StepRun): { head: Buffer; bytes: number } | null {
+    if (run.sideState || run.sideStateFailed || !this.side) return run.sideState;
+    try {
+      const file = `state-${run.step % 2}.bin`;
+      const frame = encodeSideFrame(MsgType.STATE, run.step, {}, run.stateTensors, file);
+      this.side.write(file, frame.body);
+      run.sideState = { head: frame.head, bytes: frame.bodyBytes };
+    } catch (e) {
+      run.sideStateFailed = true;
+      this.warn(`coordinator: step ${run.step}: cannot write the weights to ${this.side.dir} (${reasonOf(e)}); sending them over the socket`);
+    }
+    return run.sideState;
+  }
+
+  /** A worker's side file: only names of its own, at most the largest legal RESULT. */
+  private readSide(c: Conn, file: string, bytes: number): Uint8Array {
+    if (!file.startsWith(sidePrefix(c.id))) throw new ProtocolError(`side file ${file.slice(0, 120)} is not one of this worker's (${sidePrefix(c.id)}*)`);
+    if (bytes > this.maxFromWorker) throw new ProtocolError(`side file of ${bytes} bytes exceeds ${this.maxFromWorker}`);
+    return this.side!.read(file, bytes);
   }
 
   private onResult(c: Conn, f: ReturnType<typeof decodeFrame>): void {

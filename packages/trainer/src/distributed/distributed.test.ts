@@ -49,6 +49,8 @@ describe('distributed training', () => {
       const r = await trainDistributed(tiny(out), { workers, ...fast }, { ...quiet, runtime: rt });
       expect(r.steps).toBe(3);
       expect(r.coordinator.totals.redealt).toBe(0);
+      // Local workers pass the tensors through side files in shared memory.
+      expect(r.coordinator.totals.sideBytes).toBeGreaterThan(0);
       expectSameWeights(ref3, out);
       const rows = readFileSync(join(out, 'metrics.csv'), 'utf8').trim().split('\n');
       const head = rows[0]!.split(',');
@@ -56,6 +58,12 @@ describe('distributed training', () => {
       expect(head).toEqual(expect.arrayContaining(['workers', 'compute_s', 'comm_s', 'wait_s', 'bytes_per_step']));
       expect(Number(row[head.indexOf('bytes_per_step')])).toBeGreaterThan(0);
     }
+    // The same over the socket alone (what remote workers use).
+    const sock = tmp();
+    const rs = await trainDistributed(tiny(sock), { workers: 2, ...fast, sideFiles: false }, { ...quiet, runtime: rt });
+    expect(rs.coordinator.totals.sideBytes).toBe(0);
+    expect(rs.coordinator.totals.bytes).toBeGreaterThan(0);
+    expectSameWeights(ref3, sock);
     // The comparison can fail: another micro-batching gives other weights.
     const other = tmp();
     await train(tiny(other, { microBatches: 2 }), { ...quiet, runtime: rt });

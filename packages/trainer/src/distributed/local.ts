@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { train, type TrainHooks, type TrainResult } from '../train/train.js';
 import type { TrainConfig } from '../train/config.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
+import { SideFiles } from './side-files.js';
 
 /** The compiled worker entry (also when this module runs from src/ under vitest). */
 export function workerEntry(): string {
@@ -68,8 +69,13 @@ export async function stopLocalWorkers(kids: ChildProcess[], graceMs = 5000): Pr
   );
 }
 
-export interface DistributedOptions extends Omit<CoordinatorOptions, 'token'> {
+export interface DistributedOptions extends Omit<CoordinatorOptions, 'token' | 'sideDir'> {
   token?: string;
+  /**
+   * Pass STATE and RESULT tensor bytes through side files in shared memory instead of the
+   * loopback socket (side-files.ts). Default true.
+   */
+  sideFiles?: boolean;
   workers: number;
   workerOptions?: LocalWorkerOptions;
 }
@@ -77,14 +83,20 @@ export interface DistributedOptions extends Omit<CoordinatorOptions, 'token'> {
 /** Trains with a coordinator in this process and `workers` local worker processes. */
 export async function trainDistributed(cfg: TrainConfig, d: DistributedOptions, hooks: TrainHooks = {}): Promise<TrainResult & { coordinator: Coordinator }> {
   const token = d.token ?? randomBytes(24).toString('hex');
-  const coordinator = new Coordinator({ ...d, token, host: d.host ?? '127.0.0.1', port: d.port ?? 0, log: d.log ?? hooks.log, warn: d.warn ?? hooks.warn });
-  const url = await coordinator.listen();
-  const kids = spawnLocalWorkers(d.workers, url, token, d.workerOptions);
+  const side = d.sideFiles === false ? null : SideFiles.create();
   try {
-    const r = await train(cfg, { ...hooks, executor: coordinator });
-    return { ...r, coordinator };
+    const coordinator = new Coordinator({ ...d, token, host: d.host ?? '127.0.0.1', port: d.port ?? 0, log: d.log ?? hooks.log, warn: d.warn ?? hooks.warn, ...(side ? { sideDir: side.dir } : {}) });
+    const url = await coordinator.listen();
+    const env = d.workerOptions?.env;
+    const kids = spawnLocalWorkers(d.workers, url, token, { ...d.workerOptions, env: (i) => ({ ...(side ? { CRNN_SHM_DIR: side.dir } : {}), ...(env?.(i) ?? {}) }) });
+    try {
+      const r = await train(cfg, { ...hooks, executor: coordinator });
+      return { ...r, coordinator };
+    } finally {
+      await coordinator.finish('training finished');
+      await stopLocalWorkers(kids);
+    }
   } finally {
-    await coordinator.finish('training finished');
-    await stopLocalWorkers(kids);
+    side?.dispose();
   }
 }

@@ -4,7 +4,7 @@
  * messages, and 1000+ random and truncated frames from a fuzzing client, while a real worker
  * trains; each is rejected with a reason, and the weights equal an undisturbed run.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,8 @@ import { Coordinator, tokenMatches } from './coordinator.js';
 import { spawnLocalWorkers, stopLocalWorkers } from './local.js';
 import { runWorker } from './worker.js';
 import { buildModel } from '@crnn/models';
-import { checkResult, checkWork, decodeFrame, encodeFrame, encodeFrameChunks, HELLO_MAX_BYTES, MsgType, PROTOCOL_VERSION, ProtocolError, type ModelSpec } from './protocol.js';
+import { checkResult, checkState, checkWork, decodeFrame, encodeFrame, encodeFrameChunks, encodeSideFrame, HELLO_MAX_BYTES, MsgType, PROTOCOL_VERSION, ProtocolError, type ModelSpec } from './protocol.js';
+import { SideFiles } from './side-files.js';
 
 const spec: ModelSpec = {
   name: 'crnn-tiny',
@@ -100,6 +101,47 @@ describe('protocol framing', () => {
     expect(tokenMatches('secret', 'secret')).toBe(true);
     expect(tokenMatches('secreT', 'secret')).toBe(false);
     expect(tokenMatches('', 'secret')).toBe(false);
+  });
+});
+
+describe('side files', () => {
+  it('carry the tensor bytes of a frame bit-exactly, rewritten in place, and are checked like inline bytes', () => {
+    const side = SideFiles.create();
+    try {
+      const a = Float32Array.of(1.5, -0, NaN, Infinity, 2, 3);
+      const b = Float32Array.of(7, 8, 9, 10);
+      const r = Float32Array.of(-1, 1);
+      const f1 = encodeSideFrame(MsgType.STATE, 5, {}, [a, b, r], 'state-1.bin');
+      expect(side.write('state-1.bin', f1.body)).toBe(f1.bodyBytes);
+      const reader = new SideFiles(side.dir);
+      const reads: string[] = [];
+      const opt = { side: (file: string, bytes: number) => (reads.push(file), reader.read(file, bytes)) };
+      const d = decodeFrame(f1.head, opt);
+      expect(reads).toEqual(['state-1.bin']);
+      expect(d.meta).toEqual({});
+      expect(d.bytes).toBe(f1.head.byteLength + f1.bodyBytes);
+      checkState(d, spec);
+      expect(Buffer.from(d.tensors[0]!.buffer, d.tensors[0]!.byteOffset, 24).equals(Buffer.from(a.buffer))).toBe(true);
+      expect(Array.from(d.tensors[2] as Float32Array)).toEqual([-1, 1]);
+      // A shorter message into the same file: truncated to its new length, bytes in place.
+      const f2 = encodeSideFrame(MsgType.RESULT, 5, { x: 1 }, [Float64Array.of(0.25)], 'state-1.bin');
+      side.write('state-1.bin', f2.body);
+      const d2 = decodeFrame(f2.head, opt);
+      expect(Array.from(d2.tensors[0] as Float64Array)).toEqual([0.25]);
+      expect(d2.meta).toEqual({ x: 1 });
+      // Without a side reader the frame is refused; so are inline bytes next to a file name.
+      expect(() => decodeFrame(f1.head)).toThrow(/did not agree to side files/);
+      expect(() => decodeFrame(Buffer.concat([f1.head, Buffer.alloc(f1.bodyBytes)]), opt)).toThrow(/carries tensor bytes inline/);
+      // A file of the wrong size, a missing file, a name with a path.
+      writeFileSync(join(side.dir, 'state-1.bin'), Buffer.alloc(8));
+      expect(() => decodeFrame(f1.head, opt)).toThrow(/has 8 bytes, the frame announces 48/);
+      expect(() => decodeFrame(encodeSideFrame(MsgType.STATE, 5, {}, [a], 'gone.bin').head, opt)).toThrow(/side file gone.bin: ENOENT/);
+      expect(() => decodeFrame(encodeSideFrame(MsgType.STATE, 5, {}, [a], '../x.bin').head, opt)).toThrow(/is not of the form/);
+      expect(() => decodeFrame(encodeFrame(MsgType.STATE, 5, { _side: 3 }, []), opt)).toThrow(/not a file name/);
+    } finally {
+      side.dispose();
+    }
+    expect(existsSync(side.dir)).toBe(false);
   });
 });
 
@@ -236,12 +278,14 @@ describe('a coordinator under attack keeps training', () => {
     await hit('RESULT before HELLO', { frames: [encodeFrame(MsgType.RESULT, 0, { level: 0, index: 0, ks: [0], computeMs: 0, hasGrad: [] })] });
     await hit('out-of-order RESULT', { hello: true, frames: [encodeFrame(MsgType.RESULT, 999_999, { level: 0, index: 0, ks: [0], computeMs: 0, hasGrad: [] })] });
     await hit('second HELLO', { hello: true, frames: [hello(TOKEN)] });
+    await hit('side file without agreement', { hello: true, frames: [encodeSideFrame(MsgType.RESULT, 0, { level: 0, index: 0, ks: [0], computeMs: 0, hasGrad: [] }, [Float64Array.of(0)], 'w1-n0-0.bin').head] });
     await hit('oversized after auth', { hello: true, frames: [Buffer.alloc(64 << 20)] });
     const named = outcomes.slice();
     expect(named.map((x) => [x.what, x.code])).toEqual(named.map((x) => [x.what, x.what.startsWith('oversized') ? 1009 : 1008]));
     expect(named.find((x) => x.what === 'wrong token')!.reason).toMatch(/wrong token/);
     expect(named.find((x) => x.what === 'wrong version')!.reason).toMatch(/protocol version 2, expected 1/);
     expect(named.find((x) => x.what === 'out-of-order RESULT')!.reason).toMatch(/RESULT for step 999999/);
+    expect(named.find((x) => x.what === 'side file without agreement')!.reason).toMatch(/did not agree to side files/);
 
     // The status endpoint wants the token too.
     expect((await statusOf(coordinator.port, null)).status).toBe(401);

@@ -16,6 +16,10 @@
  * The frame length must equal exactly what the header announces. Tensor values are raw
  * little-endian f32 / i32 / f64 bytes: no JSON numbers for tensors, no base64.
  *
+ * Between a coordinator and its own local workers the tensor bytes may travel in a side
+ * file instead (side-files.ts): the frame then ends after the metadata, whose key `_side`
+ * names the file, and the file holds exactly the tensor bytes, laid out as above.
+ *
  * decodeFrame() checks the framing (magic, version, type, lengths, dtype codes, JSON);
  * the per-type checks (metadata schema, tensor counts and byte lengths against the model,
  * the expected step) are the validators below, used by the coordinator and the worker.
@@ -29,6 +33,8 @@ export const MAGIC = 0x4e4e5243; // 'CRNN' read as u32 LE
 export const HEADER_BYTES = 20;
 export const MAX_META_BYTES = 1 << 20;
 export const MAX_TENSORS = 4096;
+/** The metadata key that names a frame's side file (see side-files.ts). */
+export const SIDE_KEY = '_side';
 /** Most bytes a message may have before the sender is authenticated (a HELLO). */
 export const HELLO_MAX_BYTES = 64 * 1024;
 
@@ -81,8 +87,23 @@ function dtypeOf(t: WireTensor): WireDType {
  */
 export function encodeFrameChunks(type: MsgTypeCode, step: number, meta: Record<string, unknown>, tensors: readonly WireTensor[] = [], version = PROTOCOL_VERSION): { chunks: Uint8Array[]; bytes: number } {
   const head = encodeHead(type, step, meta, tensors, version);
-  const chunks: Uint8Array[] = [head];
-  let bytes = head.byteLength;
+  const body = tensorChunks(tensors);
+  return { chunks: [head, ...body.chunks], bytes: head.byteLength + body.bytes };
+}
+
+/**
+ * The same message with its tensor bytes in the side file `file`: `head` goes over the
+ * socket, `body` (views, no copy) is the file's content.
+ */
+export function encodeSideFrame(type: MsgTypeCode, step: number, meta: Record<string, unknown>, tensors: readonly WireTensor[], file: string, version = PROTOCOL_VERSION): { head: Buffer; body: Uint8Array[]; bodyBytes: number } {
+  const body = tensorChunks(tensors);
+  return { head: encodeHead(type, step, { ...meta, [SIDE_KEY]: file }, tensors, version), body: body.chunks, bodyBytes: body.bytes };
+}
+
+/** The tensors' bytes as views, each followed by its zero padding to 8 bytes. */
+function tensorChunks(tensors: readonly WireTensor[]): { chunks: Uint8Array[]; bytes: number } {
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
   for (const t of tensors) {
     if (t.byteLength) chunks.push(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
     const pad = pad8(t.byteLength) - t.byteLength;
@@ -163,8 +184,11 @@ function tensorAt(buf: Uint8Array, off: number, len: number, dtype: WireDType): 
  * Decodes and checks the framing of one message. Throws ProtocolError naming the problem:
  * wrong magic, wrong protocol version, unknown type, lengths that do not add up, unknown
  * dtype codes, byte lengths that are not a multiple of the element size, bad JSON.
+ *
+ * `side` reads a side file (name, exact byte count); without it a frame that names one is
+ * refused, so only connections that agreed on side files accept them.
  */
-export function decodeFrame(data: Uint8Array, o: { version?: number } = {}): Frame {
+export function decodeFrame(data: Uint8Array, o: { version?: number; side?: (file: string, bytes: number) => Uint8Array } = {}): Frame {
   const want = o.version ?? PROTOCOL_VERSION;
   if (data.byteLength < HEADER_BYTES) throw new ProtocolError(`truncated frame: ${data.byteLength} bytes, the header alone is ${HEADER_BYTES}`);
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -181,7 +205,8 @@ export function decodeFrame(data: Uint8Array, o: { version?: number } = {}): Fra
   const tableEnd = HEADER_BYTES + 8 * count;
   if (data.byteLength < tableEnd) throw new ProtocolError(`truncated frame: ${data.byteLength} bytes, the tensor table ends at ${tableEnd}`);
   const table: Array<{ dtype: WireDType; len: number }> = [];
-  let expected = pad8(tableEnd) + pad8(metaLen);
+  const headBytes = pad8(tableEnd) + pad8(metaLen);
+  let expected = headBytes;
   for (let i = 0; i < count; i++) {
     const code = dv.getUint32(HEADER_BYTES + 8 * i, true);
     const len = dv.getUint32(HEADER_BYTES + 8 * i + 4, true);
@@ -191,24 +216,37 @@ export function decodeFrame(data: Uint8Array, o: { version?: number } = {}): Fra
     table.push({ dtype, len });
     expected += pad8(len);
   }
-  if (data.byteLength !== expected) {
-    throw new ProtocolError(`${data.byteLength < expected ? 'truncated' : 'oversized'} frame: ${data.byteLength} bytes, the header announces ${expected}`);
-  }
-  let at = pad8(tableEnd);
-  let meta: unknown;
+  const lengthError = () => new ProtocolError(`${data.byteLength < expected ? 'truncated' : 'oversized'} frame: ${data.byteLength} bytes, the header announces ${expected}`);
+  // A frame that ends after its metadata may be a side-file frame; the metadata says.
+  if (data.byteLength !== expected && data.byteLength !== headBytes) throw lengthError();
+  let meta: Record<string, unknown>;
   try {
-    meta = JSON.parse(Buffer.from(data.buffer, data.byteOffset + at, metaLen).toString('utf8'));
+    meta = JSON.parse(Buffer.from(data.buffer, data.byteOffset + pad8(tableEnd), metaLen).toString('utf8')) as Record<string, unknown>;
   } catch {
     throw new ProtocolError('metadata is not valid JSON');
   }
   if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw new ProtocolError('metadata is not a JSON object');
-  at += pad8(metaLen);
+  const file = meta[SIDE_KEY];
+  let body: Uint8Array = data;
+  let at = headBytes;
+  let bytes = data.byteLength;
+  if (file === undefined) {
+    if (data.byteLength !== expected) throw lengthError();
+  } else {
+    if (typeof file !== 'string') throw new ProtocolError(`metadata field '${SIDE_KEY}' is not a file name`);
+    if (data.byteLength !== headBytes) throw new ProtocolError(`a side-file frame carries tensor bytes inline (${data.byteLength} bytes, expected ${headBytes})`);
+    if (!o.side) throw new ProtocolError('a side-file frame on a connection that did not agree to side files');
+    delete meta[SIDE_KEY];
+    body = o.side(file, expected - headBytes);
+    at = 0;
+    bytes = expected;
+  }
   const tensors: WireTensor[] = [];
   for (const { dtype, len } of table) {
-    tensors.push(tensorAt(data, at, len, dtype));
+    tensors.push(tensorAt(body, at, len, dtype));
     at += pad8(len);
   }
-  return { version, type: type as MsgTypeCode, step, meta: meta as Record<string, unknown>, tensors, bytes: data.byteLength };
+  return { version, type: type as MsgTypeCode, step, meta, tensors, bytes };
 }
 
 // ---- per-type validation -------------------------------------------------------------------
@@ -217,7 +255,8 @@ const int = z.number().int().nonnegative();
 const name = z.string().min(1).max(200);
 const shape = z.array(z.number().int().nonnegative().max(1 << 28)).max(8);
 
-export const HelloMeta = z.object({ token: z.string().max(1024), name: z.string().max(200), pid: int.optional(), host: z.string().max(200).optional() }).strict();
+/** `shm`: the side-file directory a local worker was given (side-files.ts). */
+export const HelloMeta = z.object({ token: z.string().max(1024), name: z.string().max(200), pid: int.optional(), host: z.string().max(200).optional(), shm: z.string().max(4096).optional() }).strict();
 export type HelloMeta = z.infer<typeof HelloMeta>;
 
 export const ModelSpec = z
@@ -232,7 +271,7 @@ export const ModelSpec = z
 export type ModelSpec = z.infer<typeof ModelSpec>;
 
 export const WelcomeMeta = z
-  .object({ workerId: int, model: ModelSpec, heartbeatMs: z.number().int().positive(), timeoutMs: z.number().int().positive(), maxPayload: z.number().int().positive() })
+  .object({ workerId: int, model: ModelSpec, heartbeatMs: z.number().int().positive(), timeoutMs: z.number().int().positive(), maxPayload: z.number().int().positive(), side: z.boolean().optional() })
   .strict();
 export type WelcomeMeta = z.infer<typeof WelcomeMeta>;
 

@@ -23,6 +23,7 @@ import {
   decodeFrame,
   encodeFrame,
   encodeFrameChunks,
+  encodeSideFrame,
   sendChunks,
   expectStep,
   expectType,
@@ -35,6 +36,7 @@ import {
   type ModelSpec,
   type WorkUnit,
 } from './protocol.js';
+import { SideFiles } from './side-files.js';
 
 export interface WorkerOptions {
   /** ws://HOST:PORT or wss://HOST:PORT */
@@ -50,6 +52,11 @@ export interface WorkerOptions {
   maxPayload?: number;
   log?: (s: string) => void;
   runtime?: Runtime;
+  /**
+   * The side-file directory of the coordinator that started this worker (`CRNN_SHM_DIR`):
+   * offered in HELLO; used when the coordinator agrees (side-files.ts).
+   */
+  sideDir?: string;
   /**
    * Fault injection for tests: 'nan@S' poisons this worker's first gradient at step S;
    * 'exit@S', 'kill@S', 'stop@S' exit / SIGKILL / SIGSTOP this process when work of step S
@@ -99,6 +106,9 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerResult> {
         ...(o.insecure ? { rejectUnauthorized: false } : {}),
       });
       let spec: ModelSpec | null = null;
+      let side: SideFiles | null = null;
+      let stateFiles: SideFiles | null = null;
+      let workerId = 0;
       let stateStep = -1;
       let r0: Float32Array[] = [];
       const queue: Array<{ step: number; unit: WorkUnit; mbs: MicroBatch[] }> = [];
@@ -149,13 +159,24 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerResult> {
               if (g) g[0] = NaN;
             }
             if (ws.readyState !== WebSocket.OPEN) break;
-            const frame = encodeFrameChunks(
-              MsgType.RESULT,
-              job.step,
-              { level: job.unit.level, index: job.unit.index, ks: part.ks, computeMs: Math.round(computeMs * 1000) / 1000, hasGrad: part.grads.map((g) => g !== null) },
-              [...part.grads.map((g) => g ?? new Float32Array(0)), ...part.buffers, Float64Array.from(part.losses)],
-            );
-            sendChunks(ws, frame.chunks);
+            const meta = { level: job.unit.level, index: job.unit.index, ks: part.ks, computeMs: Math.round(computeMs * 1000) / 1000, hasGrad: part.grads.map((g) => g !== null) };
+            const tensors = [...part.grads.map((g) => g ?? new Float32Array(0)), ...part.buffers, Float64Array.from(part.losses)];
+            let sent = false;
+            if (side) {
+              // One file per tree node: the coordinator reads it before the step ends, and the
+              // next step rewrites it in place.
+              const file = `w${workerId}-n${job.unit.level}-${job.unit.index}.bin`;
+              const frame = encodeSideFrame(MsgType.RESULT, job.step, meta, tensors, file);
+              try {
+                side.write(file, frame.body);
+                ws.send(frame.head);
+                sent = true;
+              } catch (e) {
+                log(`worker ${name}: cannot write ${side.dir}/${file} (${e instanceof Error ? e.message : String(e)}); sending over the socket from now on`);
+                side = null;
+              }
+            }
+            if (!sent) sendChunks(ws, encodeFrameChunks(MsgType.RESULT, job.step, meta, tensors).chunks);
             itemsDone += part.ks.length;
           }
         } catch (e) {
@@ -169,14 +190,18 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerResult> {
         open = true;
         connections++;
         lastSeen = performance.now();
-        ws.send(encodeFrame(MsgType.HELLO, 0, { token: o.token, name, pid: globalThis.process.pid, host: hostname() }));
+        ws.send(encodeFrame(MsgType.HELLO, 0, { token: o.token, name, pid: globalThis.process.pid, host: hostname(), ...(o.sideDir ? { shm: o.sideDir } : {}) }));
       });
       ws.on('ping', () => (lastSeen = performance.now()));
       ws.on('message', (data: Buffer, isBinary: boolean) => {
         lastSeen = performance.now();
         try {
           if (!isBinary) throw new ProtocolError('text frame (the protocol is binary)');
-          const f = decodeFrame(data);
+          // Side files only for the coordinator's STATE files, and only once it agreed.
+          const f = decodeFrame(data, stateFiles ? { side: (file, bytes) => {
+            if (!/^state-[01]\.bin$/.test(file)) throw new ProtocolError(`side file ${file.slice(0, 120)} is not a STATE file`);
+            return stateFiles!.read(file, bytes);
+          } } : {});
           if (!spec) {
             if (f.type === MsgType.BYE) {
               bye = parseMeta(ByeMeta, f).reason;
@@ -199,6 +224,9 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerResult> {
               }
             }
             spec = w.model;
+            workerId = w.workerId;
+            side = w.side && o.sideDir ? new SideFiles(o.sideDir) : null;
+            stateFiles = side;
             timeoutMs = w.timeoutMs;
             setMaxPayload(ws, w.maxPayload);
             lastGood = performance.now();
@@ -346,6 +374,7 @@ export async function workerMain(argv: string[], env: NodeJS.ProcessEnv = proces
     ...(values.ca ? { ca: values.ca } : {}),
     ...(values.insecure ? { insecure: true } : {}),
     ...(env.CRNN_WORKER_FAULT ? { fault: env.CRNN_WORKER_FAULT } : {}),
+    ...(env.CRNN_SHM_DIR ? { sideDir: env.CRNN_SHM_DIR } : {}),
   });
   return r.reason === 'coordinator unreachable' || r.reason.startsWith('rejected') ? 1 : 0;
 }
