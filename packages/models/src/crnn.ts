@@ -330,14 +330,15 @@ export { Layer };
 export function buildCrnnLite(
   rt: Runtime,
   rng: Rng,
-  o: { numClasses?: number; inChannels?: number; height?: number; width?: number; hidden?: number; stem?: 1 | 2; hr?: boolean } = {},
+  o: { numClasses?: number; inChannels?: number; height?: number; width?: number; hidden?: number; stem?: 1 | 2; hr?: boolean; frame4?: boolean } = {},
 ): CrnnModel {
   const C = o.numClasses ?? 37;
   const inC = o.inChannels ?? 1;
   const H = o.height ?? 32;
   const stem = o.stem ?? 1;
   const hr = o.hr ?? false;
-  const name = stem === 2 ? (hr ? 'crnn-lite-s2-hr' : 'crnn-lite-s2') : 'crnn-lite';
+  const frame4 = hr && (o.frame4 ?? false);
+  const name = stem === 2 ? (hr ? (frame4 ? 'crnn-lite-s2-hr4' : 'crnn-lite-s2-hr') : 'crnn-lite-s2') : 'crnn-lite';
   const down = hr ? 16 : 16 * stem; // total height reduction
   if (H % down !== 0) throw new OpInputError(name, `a height that is a multiple of ${down}`, String(H));
   const block = (i: number, out: number, stride = 1): Layer[] => [
@@ -348,7 +349,7 @@ export function buildCrnnLite(
   const cnn = new Sequential(rt, hr ? [
     ...block(inC, 32, stem),
     ...block(32, 64), new MaxPool2d(rt, 2, 2),
-    ...block(64, 128), new MaxPool2d(rt, 2, 2),
+    ...block(64, 128), frame4 ? new MaxPool2d(rt, [2, 1]) : new MaxPool2d(rt, 2, 2),
     ...block(128, 128), new MaxPool2d(rt, [2, 1]),
   ] : [
     ...block(inC, 32, stem), new MaxPool2d(rt, 2, 2),
@@ -360,6 +361,6 @@ export function buildCrnnLite(
   const feat = 128 * (H / down);
   const rnn = new Recurrent(rt, rng, { kind: 'lstm', inputSize: feat, hiddenSize: hidden, numLayers: 1, bidirectional: true }, rng.nextU32());
   const fc = new Linear(rt, rng, 2 * hidden, C);
-  const tw = 4 * stem;
+  const tw = frame4 ? 4 : 4 * stem;
   return new CrnnModel(rt, { name, inChannels: inC, height: H, width: o.width ?? 128, numClasses: C, timeSteps: (w) => Math.floor(w / tw), loss: 'ctc' }, cnn, rnn, fc);
 }

@@ -65,6 +65,9 @@ const SHAPES: Array<[string, number, number]> = [
   ['crnn-lite', 128, 32],
   ['crnn-lite-s2', 128, 16],
   ['crnn-lite-s2', 91, 11], // odd width: floor at every halving still gives floor(W / 8)
+  ['crnn-lite-s2-hr', 128, 16],
+  ['crnn-lite-s2-hr4', 128, 32],
+  ['crnn-lite-s2-hr4', 90, 22], // floor(90 / 2) = 45, floor(45 / 2) = 22 = floor(90 / 4)
 ];
 
 describe('models', () => {

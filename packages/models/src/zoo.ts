@@ -103,6 +103,13 @@ export const ZOO: readonly ZooEntry[] = [
     build: (rt, rng, h) => buildCrnnLite(rt, rng, { ...h, stem: 2, hr: true }),
   },
   {
+    name: 'crnn-lite-s2-hr4',
+    from: 'CRNN family (this project)',
+    description: 'crnn-lite-s2-hr with a (2,1) third pool: twice the frames; 1x32xW, T = W/4',
+    defaults: { numClasses: 37, inChannels: 1, height: 32, width: 128 },
+    build: (rt, rng, h) => buildCrnnLite(rt, rng, { ...h, stem: 2, hr: true, frame4: true }),
+  },
+  {
     name: 'crnn-tiny',
     from: 'shared/golden crnn_tiny',
     description: 'the golden-case CRNN: 1x8xW, 3 convs (4, 6, 8), BiLSTM 5; for tests',

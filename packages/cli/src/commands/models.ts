@@ -11,7 +11,7 @@ export async function modelsCommand(argv: string[]): Promise<number> {
       const params = m.parameterCount();
       m.dispose();
       if (json) console.log(JSON.stringify({ name: e.name, params, from: e.from, input: [e.defaults.inChannels ?? 1, e.defaults.height, e.defaults.width], classes: e.defaults.numClasses, description: e.description }));
-      else console.log(`${e.name.padEnd(15)} ${params.toLocaleString('en-US').padStart(12)}  ${e.from}: ${e.description}`);
+      else console.log(`${e.name.padEnd(17)} ${params.toLocaleString('en-US').padStart(12)}  ${e.from}: ${e.description}`);
     }
     return 0;
   } finally {

@@ -11,6 +11,8 @@
  *   comm    = everything that moves or reduces tensors on the critical path: reading the
  *             weights back and encoding them, transfer and (de)serialization both ways, the
  *             ordered host reduction;
+ *   comm-all = all host time spent on communication, including reading and checking the
+ *             results of workers that finished while the critical one still computed;
  *   wait    = the rest of the step (batch preparation, idle time).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,6 +34,8 @@ interface Row {
   stepMs: number;
   computeMs: number;
   commMs: number;
+  /** All host time on communication, overlapped with other workers' compute or not. */
+  commAllMs: number;
   waitMs: number;
   commShare: number;
   bytesPerStep: number;
@@ -87,6 +91,7 @@ async function measure(rt: Runtime, model: string, workers: number, batch: numbe
     stepMs,
     computeMs: mean((s) => s.stats.computeMs),
     commMs,
+    commAllMs: mean((s) => s.stats.commAllMs ?? s.stats.commMs),
     waitMs: mean((s) => s.stats.waitMs),
     commShare: commMs / stepMs,
     bytesPerStep: mean((s) => s.stats.bytes),
@@ -122,7 +127,7 @@ async function main(): Promise<number> {
   const workerCounts = values.workers!.split(',').map(Number);
   process.stderr.write(`adapter: ${rt.adapterName}; ${steps} timed steps after one warm-up step; micro-batches ${M}; ${values.socket ? 'tensors over the socket' : 'tensors through shared-memory side files'}\n`);
   if (!values.json) {
-    process.stdout.write(`${'model'.padEnd(10)} ${'workers'.padEnd(10)} ${'batch'.padStart(5)} ${'step'.padStart(9)} ${'compute'.padStart(9)} ${'comm'.padStart(9)} ${'wait'.padStart(9)} ${'comm %'.padStart(7)} ${'MB/step'.padStart(8)} ${'img/s'.padStart(7)}\n`);
+    process.stdout.write(`${'model'.padEnd(10)} ${'workers'.padEnd(10)} ${'batch'.padStart(5)} ${'step'.padStart(9)} ${'compute'.padStart(9)} ${'comm'.padStart(9)} ${'comm-all'.padStart(9)} ${'wait'.padStart(9)} ${'comm %'.padStart(7)} ${'MB/step'.padStart(8)} ${'img/s'.padStart(7)}\n`);
   }
   for (const model of values.models!.split(',')) {
     const batch = Number(values.batch ?? 16);
@@ -131,7 +136,7 @@ async function main(): Promise<number> {
       if (values.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else {
         process.stdout.write(
-          `${r.model.padEnd(10)} ${String(r.workers).padEnd(10)} ${String(r.batch).padStart(5)} ${fmt(r.stepMs).padStart(9)} ${fmt(r.computeMs).padStart(9)} ${fmt(r.commMs).padStart(9)} ${fmt(r.waitMs).padStart(9)} ${`${(r.commShare * 100).toFixed(1)}%`.padStart(7)} ${(r.bytesPerStep / 1e6).toFixed(1).padStart(8)} ${r.imagesPerS.toFixed(1).padStart(7)}\n`,
+          `${r.model.padEnd(10)} ${String(r.workers).padEnd(10)} ${String(r.batch).padStart(5)} ${fmt(r.stepMs).padStart(9)} ${fmt(r.computeMs).padStart(9)} ${fmt(r.commMs).padStart(9)} ${fmt(r.commAllMs).padStart(9)} ${fmt(r.waitMs).padStart(9)} ${`${(r.commShare * 100).toFixed(1)}%`.padStart(7)} ${(r.bytesPerStep / 1e6).toFixed(1).padStart(8)} ${r.imagesPerS.toFixed(1).padStart(7)}\n`,
         );
       }
     }

@@ -115,7 +115,13 @@ interface Conn {
   /** This step: compute time reported, first send, last result. */
   stepCompute: number;
   stepFirstSend: number;
+  /** When its last result of this step arrived (before reading and checking it), and how long those took. */
   stepLastResult: number;
+  stepLastDecode: number;
+  /** When the message being handled arrived. */
+  arrived: number;
+  /** Host time spent sending to other workers this step before this one's first WORK. */
+  sendsBefore: number;
   itemsDone: number;
   bytesIn: number;
   bytesOut: number;
@@ -147,7 +153,12 @@ interface StepRun {
   sideStateFailed: boolean;
   bytes: number;
   redealt: number;
+  /** Host time spent moving tensors this step: preparing and sending, reading and checking every result. */
   commMs: number;
+  /** Host time before any WORK went out (weights read back, STATE encoded). */
+  prepMs: number;
+  /** Host time spent sending WORK (and STATE) so far this step. */
+  sendMs: number;
   participants: Set<Conn>;
   waitTimer: NodeJS.Timeout | null;
   resolve: (v: { parts: Part[]; stats: StepStats }) => void;
@@ -276,6 +287,7 @@ export class Coordinator implements StepExecutor {
       c.stepCompute = 0;
       c.stepFirstSend = 0;
       c.stepLastResult = 0;
+      c.stepLastDecode = 0;
     }
     const M = Math.max(1, ...micro.map((m) => m.k + 1), this.microBatches);
     return new Promise((resolve, reject) => {
@@ -295,6 +307,8 @@ export class Coordinator implements StepExecutor {
         bytes: 0,
         redealt: 0,
         commMs,
+        prepMs: commMs,
+        sendMs: 0,
         participants: new Set(),
         waitTimer: null,
         resolve,
@@ -399,6 +413,9 @@ export class Coordinator implements StepExecutor {
       stepCompute: 0,
       stepFirstSend: 0,
       stepLastResult: 0,
+      stepLastDecode: 0,
+      arrived: 0,
+      sendsBefore: 0,
       itemsDone: 0,
       bytesIn: 0,
       bytesOut: 0,
@@ -434,6 +451,7 @@ export class Coordinator implements StepExecutor {
   private onMessage(c: Conn, data: Buffer, isBinary: boolean): void {
     if (!c.open) return;
     c.lastSeen = performance.now();
+    c.arrived = c.lastSeen;
     c.bytesIn += data.byteLength;
     if (this.current) this.current.bytes += data.byteLength;
     this.totals.bytes += data.byteLength;
@@ -689,9 +707,13 @@ export class Coordinator implements StepExecutor {
     }
     if (c.outstanding.size === units.length) c.lastProgress = performance.now();
     this.send(c, encodeFrame(MsgType.WORK, run.step, { items, units: units.map((u) => ({ level: u.level, index: u.index, ks: u.ks })) }, tensors));
-    if (!c.stepFirstSend) c.stepFirstSend = te;
+    if (!c.stepFirstSend) {
+      c.stepFirstSend = te;
+      c.sendsBefore = run.sendMs;
+    }
     run.participants.add(c);
     run.commMs += performance.now() - te;
+    run.sendMs += performance.now() - te;
   }
 
   /**
@@ -740,8 +762,8 @@ export class Coordinator implements StepExecutor {
     c.outstanding.delete(key);
     c.itemsDone += meta.ks.length;
     c.stepCompute += meta.computeMs;
-    c.stepLastResult = performance.now();
-    c.lastProgress = c.stepLastResult;
+    c.stepLastResult = c.arrived;
+    c.lastProgress = performance.now();
     const speed = unit.images / Math.max(1e-3, meta.computeMs);
     c.speed = c.speed === null ? speed : 0.7 * c.speed + 0.3 * speed;
     if (!partIsFinite(part)) {
@@ -761,6 +783,7 @@ export class Coordinator implements StepExecutor {
       run.parts.set(key, part);
     }
     run.commMs += performance.now() - td;
+    c.stepLastDecode = performance.now() - c.arrived;
     this.deal();
   }
 
@@ -778,9 +801,15 @@ export class Coordinator implements StepExecutor {
     for (const c of run.participants) if (c.stepLastResult && (!crit || c.stepLastResult > crit.stepLastResult)) crit = c;
     const computeMs = crit ? crit.stepCompute : 0;
     const transferMs = crit ? Math.max(0, crit.stepLastResult - crit.stepFirstSend - crit.stepCompute) : 0;
+    // Communication on the critical path: reading back and encoding the weights, sending WORK
+    // to the workers dealt before the critical one, its round trip minus its compute (its side
+    // of the transfer: sending to it, its reading the weights, writing and sending its result),
+    // then reading and checking that last result. The other workers' results were read while
+    // it still computed: overlapped, counted only in commAllMs.
+    const commMs = crit ? run.prepMs + crit.sendsBefore + transferMs + crit.stepLastDecode : run.commMs;
     run.resolve({
       parts: [...run.parts.values()],
-      stats: { workers: this.alive, computeMs, commMs: run.commMs + transferMs, waitMs: 0, bytes: run.bytes, redealt: run.redealt },
+      stats: { workers: this.alive, computeMs, commMs, commAllMs: run.commMs + transferMs, waitMs: 0, bytes: run.bytes, redealt: run.redealt },
     });
   }
 

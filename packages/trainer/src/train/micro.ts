@@ -52,7 +52,10 @@ export interface StepStats {
   /** Workers alive at the end of the step (1 for in-process training). */
   workers: number;
   computeMs: number;
+  /** Communication on the critical path (what the step waited for). */
   commMs: number;
+  /** All host time spent on communication, overlapped or not (distributed only). */
+  commAllMs?: number;
   waitMs: number;
   /** Bytes sent plus received by the coordinator during the step. */
   bytes: number;
@@ -197,47 +200,126 @@ export function decompose(ks: readonly number[], present: readonly number[], M: 
   return out;
 }
 
-/** a + b element-wise into a new array, each sum rounded to f32. */
-function addF32(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let i = 0; i < out.length; i++) out[i] = a[i]! + b[i]!;
+/**
+ * A node of the reduction tree for one tensor: a part's array, or the f32 sum of two nodes.
+ * Nodes that lack the tensor (a parameter no micro-batch reached) are dropped, so a sum with
+ * one present side is that side, as before.
+ */
+type Expr = Float32Array | { l: Expr; r: Expr; scratch: Float32Array };
+
+/** Elements per chunk: the scratch arrays of a whole tree stay in the CPU cache. */
+const CHUNK = 16384;
+
+/**
+ * Evaluates `e` over [lo, hi) and returns the values (a view). Each addition is rounded to f32
+ * by the store into a Float32Array, in the tree's order, so the bits are those of adding whole
+ * arrays node by node; chunking only keeps the partial sums in cache and reads every part once.
+ */
+function evalChunk(e: Expr, lo: number, hi: number): Float32Array {
+  if (e instanceof Float32Array) return e.subarray(lo, hi);
+  const a = evalChunk(e.l, lo, hi);
+  const b = evalChunk(e.r, lo, hi);
+  const out = e.scratch;
+  const n = hi - lo;
+  for (let j = 0; j < n; j++) out[j] = a[j]! + b[j]!;
   return out;
 }
 
-const addOpt = (a: Float32Array | null, b: Float32Array | null): Float32Array | null => (a && b ? addF32(a, b) : (a ?? b));
+/**
+ * One tensor of a node: a part's own array when the node is a single part and no division is
+ * asked; else a new array, divided by `m` when given. `bad.v` turns true on NaN or +-Infinity.
+ */
+function evalTensor(e: Expr, length: number, m: number | null, bad: { v: boolean }): Float32Array {
+  if (e instanceof Float32Array && m === null) return e;
+  const out = new Float32Array(length);
+  let nonFinite = false;
+  for (let lo = 0; lo < length; lo += CHUNK) {
+    const hi = Math.min(length, lo + CHUNK);
+    const v = evalChunk(e, lo, hi);
+    const n = hi - lo;
+    if (m === null) out.set(v.subarray(0, n), lo);
+    else
+      for (let j = 0; j < n; j++) {
+        const x = v[j]!;
+        if (x - x !== 0) nonFinite = true; // NaN or +-Infinity (x / m is finite exactly when x is)
+        out[lo + j] = x / m;
+      }
+  }
+  if (nonFinite) bad.v = true;
+  return out;
+}
+
+type Node = { part: Part } | { l: Node; r: Node };
 
 /**
- * The value of node (level, index) from parts at or below it (leaves or whole sub-trees):
- * null when none of its micro-batches is present. Throws when a part overlaps another or a
- * present micro-batch is missing (the caller passes every part of the range).
+ * The tree of node (level, index) over the parts at or below it (leaves or whole sub-trees):
+ * null when none of its micro-batches is present; a node with one present side is that side.
+ * Callers check that the parts cover what they expect (reduceParts counts micro-batches).
  */
-export function combineParts(parts: readonly Part[], level: number, index: number): Part | null {
+function planNode(parts: readonly Part[], level: number, index: number): Node | null {
   const byNode = new Map(parts.map((p) => [`${p.level}/${p.index}`, p]));
-  const value = (j: number, a: number): Part | null => {
+  const value = (j: number, a: number): Node | null => {
     const hit = byNode.get(`${j}/${a}`);
-    if (hit) return hit;
+    if (hit) return { part: hit };
     if (j === 0) return null;
     const l = value(j - 1, 2 * a);
     const r = value(j - 1, 2 * a + 1);
     if (!l || !r) return l ?? r;
-    return {
-      level: j,
-      index: a,
-      ks: [...l.ks, ...r.ks],
-      losses: [...l.losses, ...r.losses],
-      grads: l.grads.map((g, i) => addOpt(g, r.grads[i] ?? null)),
-      buffers: l.buffers.map((b, i) => addF32(b, r.buffers[i]!)),
-    };
+    return { l, r };
   };
   return value(level, index);
+}
+
+const nodeParts = (n: Node): Part[] => ('part' in n ? [n.part] : [...nodeParts(n.l), ...nodeParts(n.r)]);
+
+/** The expression of one tensor (picked from each part), or null when no part has it. */
+function exprOf(n: Node, pick: (p: Part) => Float32Array | null): Expr | null {
+  if ('part' in n) return pick(n.part);
+  const l = exprOf(n.l, pick);
+  const r = exprOf(n.r, pick);
+  if (!l || !r) return l ?? r;
+  return { l, r, scratch: new Float32Array(CHUNK) };
+}
+
+/** Evaluates every gradient and buffer of a planned node (divided by m when given). */
+function evalNode(n: Node, m: number | null, bad: { v: boolean }): { grads: Array<Float32Array | null>; buffers: Float32Array[] } {
+  const first = nodeParts(n)[0]!;
+  const grads = first.grads.map((_, i) => {
+    const e = exprOf(n, (p) => p.grads[i] ?? null);
+    return e ? evalTensor(e, lengthOf(e), m, bad) : null;
+  });
+  const buffers = first.buffers.map((_, i) => {
+    const e = exprOf(n, (p) => p.buffers[i]!)!;
+    return evalTensor(e, lengthOf(e), m, bad);
+  });
+  return { grads, buffers };
+}
+
+const lengthOf = (e: Expr): number => (e instanceof Float32Array ? e.length : lengthOf(e.l));
+
+/**
+ * The value of node (level, index) from parts at or below it (leaves or whole sub-trees):
+ * null when none of its micro-batches is present. A node that is one part is that part.
+ */
+export function combineParts(parts: readonly Part[], level: number, index: number): Part | null {
+  const n = planNode(parts, level, index);
+  if (!n) return null;
+  if ('part' in n) return n.part;
+  const all = nodeParts(n);
+  const { grads, buffers } = evalNode(n, null, { v: false });
+  return { level, index, ks: all.flatMap((p) => p.ks), losses: all.flatMap((p) => p.losses), grads, buffers };
 }
 
 /** True when every value of a part (losses, gradients, buffers) is finite. */
 export function partIsFinite(p: Part): boolean {
   if (!p.losses.every(Number.isFinite)) return false;
-  for (const g of p.grads) if (g) for (let i = 0; i < g.length; i++) if (!Number.isFinite(g[i]!)) return false;
-  for (const b of p.buffers) for (let i = 0; i < b.length; i++) if (!Number.isFinite(b[i]!)) return false;
-  return true;
+  // x - x is 0 for every finite x and NaN for NaN and +-Infinity: one branch-free pass.
+  const ok = (a: Float32Array) => {
+    let acc = 0;
+    for (let i = 0; i < a.length; i++) acc += a[i]! - a[i]!;
+    return acc === 0;
+  };
+  return p.grads.every((g) => g === null || ok(g)) && p.buffers.every(ok);
 }
 
 export interface Reduced {
@@ -257,24 +339,13 @@ export function reduceParts(parts: readonly Part[], M: number): Reduced {
   const losses = parts.flatMap((p) => p.ks.map((k, i) => [k, p.losses[i]!] as const)).sort((a, b) => a[0] - b[0]);
   const m = losses.length;
   const loss = losses.reduce((s, [, l]) => s + l, 0) / m;
-  const root = combineParts(parts, treeLevels(M), 0)!;
-  if (root.ks.length !== m) throw new Error(`reduceParts: the parts cover ${root.ks.length} of ${m} micro-batches`);
-  // Divide and check finiteness in one pass (x / m is finite exactly when x is, m >= 1).
-  let finite = root.losses.every(Number.isFinite);
-  const div = (x: Float32Array) => {
-    const out = new Float32Array(x.length);
-    let bad = false;
-    for (let i = 0; i < x.length; i++) {
-      const v = x[i]!;
-      if (v - v !== 0) bad = true; // NaN or +-Infinity
-      out[i] = v / m;
-    }
-    if (bad) finite = false;
-    return out;
-  };
-  const grads = root.grads.map((g) => (g ? div(g) : null));
-  const buffers = root.buffers.map(div);
-  return { loss, grads, buffers, finite, count: m };
+  const root = planNode(parts, treeLevels(M), 0)!;
+  const covered = nodeParts(root).reduce((s, p) => s + p.ks.length, 0);
+  if (covered !== m) throw new Error(`reduceParts: the parts cover ${covered} of ${m} micro-batches`);
+  // Sum by the tree and divide by m in one pass per chunk, checking finiteness on the way.
+  const bad = { v: false };
+  const { grads, buffers } = evalNode(root, m, bad);
+  return { loss, grads, buffers, finite: losses.every(([, l]) => Number.isFinite(l)) && !bad.v, count: m };
 }
 
 /** In-process execution: every micro-batch on the trainer's own model, in order. */

@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { parseTrainConfig } from './config.js';
-import { chooseRecipe, PRESENTATIONS } from './recipe.js';
+import { chooseRecipe, PRESENTATIONS_HR } from './recipe.js';
 
 const cfg = (o: Record<string, unknown> = {}) => parseTrainConfig(o);
 const stats = (h: number, w: number, maxLabel: number, n = 10) => ({ heights: Array(n).fill(h), widths: Array(n).fill(w), maxLabel });
 
 describe('default recipe', () => {
-  it('captcha-v2-like data (200x50, 5 characters): crnn-lite-s2 at 32x128, epochs from the set size', () => {
+  it('captcha-v2-like data (200x50, 5 characters): crnn-lite-s2-hr4 at 32x128, epochs from the set size', () => {
     const r = chooseRecipe(cfg(), stats(50, 200, 5), 663);
-    expect(r).toMatchObject({ model: 'crnn-lite-s2', height: 32, width: 128, keepAspect: false, lr: 1e-3, minLr: 1e-5 });
-    expect(r.epochs).toBe(Math.ceil(PRESENTATIONS / 663));
+    expect(r).toMatchObject({ model: 'crnn-lite-s2-hr4', height: 32, width: 128, keepAspect: false, lr: 1e-3, minLr: 1e-5 });
+    expect(r.epochs).toBe(Math.ceil(PRESENTATIONS_HR / 663));
+    expect(r.epochs).toBe(32);
   });
 
   it('short images: crnn-lite at height 16, width a multiple of 4 and wide enough for the labels', () => {
@@ -21,10 +22,13 @@ describe('default recipe', () => {
     expect(r.epochs).toBe(30); // 60000 / 5000 = 12, raised to the minimum
   });
 
-  it('swust-like data (92x34, 4 characters): width a multiple of 8 with at least 9 frames', () => {
+  it('swust-like data (92x34, 4 characters): width a multiple of 4 with at least 9 frames', () => {
     const r = chooseRecipe(cfg(), stats(34, 92, 4), 1047);
-    expect(r).toMatchObject({ model: 'crnn-lite-s2', height: 32, width: 88 });
-    expect(r.width / 8).toBeGreaterThanOrEqual(2 * 4 + 1);
+    expect(r).toMatchObject({ model: 'crnn-lite-s2-hr4', height: 32, width: 88, epochs: 30 });
+    expect(r.width / 4).toBeGreaterThanOrEqual(2 * 4 + 1);
+    // crnn-lite-s2 and -hr have 8 input columns per frame: the width rounds to a multiple of 8.
+    expect(chooseRecipe(cfg({ model: 'crnn-lite-s2' }), stats(34, 90, 4), 1047).width).toBe(88);
+    expect(chooseRecipe(cfg({ model: 'crnn-lite-s2-hr4' }), stats(34, 90, 4), 1047).width).toBe(84);
   });
 
   it('keeps what the user gave, and pads for spread aspect ratios', () => {

@@ -193,7 +193,8 @@ async function microStep(
   const ms = performance.now() - t0;
   const computeMs = stats.computeMs + applyMs;
   const commMs = stats.commMs + reduceMs;
-  return { loss: red.loss, gradNorm, applied, ms, stats: { ...stats, computeMs, commMs, waitMs: Math.max(0, ms - computeMs - commMs) } };
+  const commAllMs = (stats.commAllMs ?? stats.commMs) + reduceMs;
+  return { loss: red.loss, gradNorm, applied, ms, stats: { ...stats, computeMs, commMs, commAllMs, waitMs: Math.max(0, ms - computeMs - commMs) } };
 }
 
 /**
