@@ -2,6 +2,7 @@ import { BufferPool, STORAGE_USAGE, type Storage, type PoolCounters } from './bu
 import { getDevice, type DeviceInfo, type DeviceOptions } from './device.js';
 import { DTYPE_BYTES, f16BitsToF32, f32ToF16Bits, hostArrayFor, type DType, type HostArray } from './dtype.js';
 import { DeviceLostError, KernelCompileError, KernelValidationError, OpInputError, type CrnnError } from './errors.js';
+import { IdleWait, idleWaitWanted } from './idle-wait.js';
 import { checkShape, shapeSize, Tensor, type StorageOwner } from './tensor.js';
 import { BufferUsage, MapMode } from './usage.js';
 
@@ -71,10 +72,17 @@ export class Runtime implements StorageOwner {
   /** Increments with every submit; storages remember the epoch that last used them. */
   private epoch = 0;
   private counts = { dispatches: 0, submits: 0, readbacks: 0 };
+  /** Sleeps through GPU waits on a software adapter (see idle-wait.ts). */
+  private readonly idle: IdleWait;
+  /** performance.now() of the first submit since the last completed wait; null when none. */
+  private pendingSince: number | null = null;
+  /** counts.dispatches at the last completed wait: the wait key is the dispatches since. */
+  private dispatchesAtWait = 0;
 
   private constructor(readonly info: DeviceInfo) {
     this.device = info.device;
     this.pool = new BufferPool(this.device);
+    this.idle = new IdleWait(idleWaitWanted(info.isSoftware));
     void this.device.lost.then((l) => {
       this.lostInfo = { reason: l.reason ?? 'unknown', message: l.message ?? '' };
     });
@@ -209,7 +217,7 @@ export class Runtime implements StorageOwner {
     this.flush();
     this.counts.readbacks++;
     try {
-      await Promise.all(stage.map((s) => s.buf.mapAsync(MapMode.READ, 0, s.size)));
+      await this.waitFor('read', () => Promise.all(stage.map((s) => s.buf.mapAsync(MapMode.READ, 0, s.size))));
     } catch (e) {
       this.assertUsable();
       throw e;
@@ -435,6 +443,7 @@ export class Runtime implements StorageOwner {
     this.encoder = null;
     this.epoch++;
     this.counts.submits++;
+    this.pendingSince ??= performance.now();
   }
 
   // ---- profiling (per kernel) -------------------------------------------------------------
@@ -573,7 +582,7 @@ export class Runtime implements StorageOwner {
       this.flush();
       const read = this.timer.read;
       try {
-        await read.mapAsync(MapMode.READ, 0, 16);
+        await this.waitFor('timed', () => read.mapAsync(MapMode.READ, 0, 16));
       } catch (e) {
         this.assertUsable();
         throw e;
@@ -591,8 +600,21 @@ export class Runtime implements StorageOwner {
   /** Submits and waits until the GPU has finished; throws any pending error. */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.waitFor('sync', () => this.device.queue.onSubmittedWorkDone());
     await this.checkErrors();
+  }
+
+  /**
+   * Awaits a promise that resolves when submitted work is done, through `idle` so that, on a
+   * software adapter, the JS thread sleeps instead of spinning while the driver's threads
+   * work. Keyed by the kind of wait and the dispatches recorded since the previous wait.
+   */
+  private async waitFor<T>(kind: string, start: () => Promise<T>): Promise<T> {
+    const since = this.pendingSince ?? performance.now();
+    const key = `${kind}:${this.counts.dispatches - this.dispatchesAtWait}`;
+    this.pendingSince = null;
+    this.dispatchesAtWait = this.counts.dispatches;
+    return this.idle.wait(key, since, start);
   }
 
   private async checkErrors(): Promise<void> {

@@ -4,8 +4,11 @@
  *
  * What one measured run is, on both sides:
  *   wall  performance.now() from the call of run() (recording the dispatches, which is CPU
- *         work that training pays too) to the queue's onSubmittedWorkDone after the submit.
- *         No readback on either side. This is the headline `ms`.
+ *         work that training pays too) to the end of the submitted work (ours: Runtime.timed,
+ *         which waits for the 16-byte timestamp copy that ends it, or syncs without
+ *         timestamps; the peer: the queue's onSubmittedWorkDone). No readback of results on
+ *         either side. Both waits sleep first on a software adapter (IdleWait in @crnn/core)
+ *         instead of spinning the JS thread. This is the headline `ms`.
  *   gpu   ours only: GPU nanoseconds between timestamp writes bracketing run()'s compute
  *         passes (`Runtime.timed`), where the adapter has 'timestamp-query'.
  * Warm-up runs (pipeline compilation, buffer pool filling) are discarded; then runs repeat
@@ -31,8 +34,11 @@ export interface PeerEnv {
   /** Printed and reported as `peer`, e.g. 'tfjs-webgpu'. */
   name: string;
   tf: Tf;
-  /** Ends tfjs's open pass, submits its encoder, and waits for the queue to drain. */
-  flush(): Promise<void>;
+  /**
+   * Ends tfjs's open pass, submits its encoder, and waits for the queue to drain. `key` names
+   * the work (the bench) for the wait's estimate of how long it takes (IdleWait).
+   */
+  flush(key?: string): Promise<void>;
   /** Releases the peer's device. */
   close(): void;
 }
@@ -48,7 +54,7 @@ export interface Timing {
 export interface BenchResult {
   kernel: string;
   shape: string;
-  /** Headline: median wall ms per run (call of run() to onSubmittedWorkDone). */
+  /** Headline: median wall ms per run (call of run() to the end of its work). */
   ms: number | null;
   /** Median GPU ms (timestamp queries); null where the adapter lacks them. */
   gpu_ms: number | null;
@@ -100,28 +106,26 @@ export async function sample(once: () => Promise<Sample>, opts: BenchOptions): P
 export function timeOurs(rt: Runtime, inst: BenchInstance, opts: BenchOptions): Promise<Timing> {
   return sample(async () => {
     const t0 = performance.now();
-    // timed() records run() and submits before returning its promise, so the queue's
-    // onSubmittedWorkDone marks the end of exactly this work; the timestamp readback that
-    // timed() then maps stays out of the wall time.
-    const gpuNs = rt.timed(() => inst.run());
-    // A failed run() rejects gpuNs at once; it is awaited (and thrown) below, after the queue.
-    gpuNs.catch(() => undefined);
-    await rt.device.queue.onSubmittedWorkDone();
+    // timed() records run(), submits it with the copy of the two timestamps to a mappable
+    // buffer, and resolves when that buffer maps: when this work is done (the 16-byte copy is
+    // its last command). Waiting through the runtime, not on the queue directly, lets it
+    // sleep instead of spinning on a software adapter (idle-wait.ts in @crnn/core), as it
+    // does in training.
+    const ns = await rt.timed(() => inst.run());
     const wall = performance.now() - t0;
-    const ns = await gpuNs;
     return { wall, gpu: ns === null ? null : ns / 1e6 };
   }, opts);
 }
 
 /** Times one peer instance: wall from run() to the drained queue, outputs then disposed. */
-export function timePeer(env: PeerEnv, inst: PeerInstance, opts: BenchOptions): Promise<Timing> {
+export function timePeer(env: PeerEnv, inst: PeerInstance, opts: BenchOptions, key = ''): Promise<Timing> {
   const tf = env.tf;
   return sample(async () => {
     const t0 = performance.now();
     // tidy disposes the intermediates of run() (a gradient's temporaries) and keeps what it
     // returns, which is disposed after the timing.
     const out: unknown = tf.tidy(() => inst.run());
-    await env.flush();
+    await env.flush(key);
     const wall = performance.now() - t0;
     tf.dispose(out);
     return { wall, gpu: null };
@@ -171,7 +175,7 @@ export async function runBench(rt: Runtime, spec: BenchSpec, peer: PeerEnv | nul
     try {
       p = spec.peer(peer.tf);
       await peer.flush();
-      const t = await timePeer(peer, p, opts);
+      const t = await timePeer(peer, p, opts, `${spec.kernel} ${spec.shape}`);
       r.peer = peer.name;
       r.peer_ms = t.ms;
       if (r.ms !== null && r.ms > 0) r.speedup = t.ms / r.ms;

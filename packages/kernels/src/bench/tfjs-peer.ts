@@ -3,6 +3,7 @@
  * benchmarks compare against. Both are devDependencies of this package: they are imported
  * by computed specifiers so that a build without them still compiles and runs without peers.
  */
+import { IdleWait } from '@crnn/core';
 import type { PeerEnv } from './harness.js';
 import type { Tf } from './types.js';
 
@@ -39,7 +40,7 @@ async function installNavigatorGpu(): Promise<void> {
  * tfjs on its 'webgpu' backend, on its own Dawn device (same adapter as ours). Throws with the
  * reason when it cannot start; the caller then runs without peers.
  */
-export async function loadTfPeer(): Promise<PeerEnv & { description: string }> {
+export async function loadTfPeer(idleWait: boolean): Promise<PeerEnv & { description: string }> {
   await installNavigatorGpu();
   const tf = await importLoose('@tensorflow/tfjs');
   await importLoose('@tensorflow/tfjs-backend-webgpu');
@@ -51,6 +52,7 @@ export async function loadTfPeer(): Promise<PeerEnv & { description: string }> {
   // peer runs everything on the GPU, as ours does.
   tf.env().set('WEBGPU_CPU_FORWARD', false);
   const b = tf.backend() as WebGpuBackendInternals;
+  const idle = new IdleWait(idleWait);
   if (typeof b.endComputePassEncoder !== 'function' || typeof b.submitQueue !== 'function' || !b.device) {
     throw new Error('tfjs-backend-webgpu internals (endComputePassEncoder/submitQueue/device) not found: unsupported version');
   }
@@ -63,10 +65,13 @@ export async function loadTfPeer(): Promise<PeerEnv & { description: string }> {
     // WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE dispatches; what is still open when run() returns is
     // submitted here, the same point at which ours is submitted, then the queue is drained.
     // Awaiting `.data()` instead would add a readback that our side does not do.
-    async flush() {
+    // The wait goes through the same IdleWait as ours (sleep first on a software adapter in
+    // Node), so that neither side's timing includes Dawn's spinning JS thread.
+    async flush(key = '') {
+      const since = performance.now();
       b.endComputePassEncoder();
       if (b.commandEncoder) b.submitQueue();
-      await b.device.queue.onSubmittedWorkDone();
+      await idle.wait(key, since, () => b.device.queue.onSubmittedWorkDone());
     },
     close() {
       try {

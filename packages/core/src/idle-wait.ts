@@ -1,0 +1,95 @@
+/**
+ * Waiting for a software adapter without taking a core from it.
+ *
+ * Dawn's Node bindings (the `webgpu` package, 0.6.x) resolve GPU promises (mapAsync,
+ * onSubmittedWorkDone) by re-queueing a setImmediate tick for as long as any of them is
+ * pending, so the JS thread spins at 100% of a core while it waits. On a real GPU that costs
+ * nothing the GPU needs; on lavapipe the "GPU" is a pool of CPU threads, and on a 2-core
+ * machine the spinning thread takes one of the two cores they run on. Measured (matmul
+ * 1024^3, 10 runs, `/proc/self/task/<tid>/stat`): awaiting at once, the JS thread burned
+ * 1.94 s of CPU in 2.19 s and a run took 170-276 ms; sleeping first, it burned 0.30 s and a
+ * run took 154-160 ms when the sleep did not overshoot.
+ *
+ * So before starting such a promise we sleep through most of the time the same work took
+ * the last times. "The same work" is keyed by the caller (the runtime uses the number of
+ * dispatches since the previous wait); the clock runs from the first submit of that work, so
+ * host time spent after the submit counts towards it. The estimate is the smaller of the
+ * last two observed spans, halved when the work was already done as the sleep ended (an
+ * overshoot), so a stale estimate (smaller work under the same key) decays quickly; short
+ * work (under 20 ms) is never slept for.
+ */
+
+/** Sleep this share of the estimate, then spin through the rest. */
+const SLEEP_SHARE = 0.85;
+/**
+ * Work estimated shorter than this (ms) is waited for at once. Besides the timer's own
+ * granularity, a sleep that ends after the work does adds the promise's resolution latency to
+ * the next observed span; below a few tens of ms that latency could hold the estimate above
+ * the work (its fixed point is latency / (1 - SLEEP_SHARE)).
+ */
+const MIN_SPAN_MS = 20;
+/** A promise that resolves this soon (ms) after a sleep was already done when it started. */
+const OVERSHOOT_MS = 1;
+/** At most this many distinct keys are remembered (oldest dropped first). */
+const MAX_KEYS = 256;
+
+export class IdleWait {
+  /** Per key the last (at most two) observed spans (ms), older first. */
+  private readonly spans = new Map<string, number[]>();
+
+  /** `enabled` false: every wait starts its promise at once (real GPUs, browsers). */
+  constructor(readonly enabled: boolean) {}
+
+  /**
+   * The estimate for `key`: the smaller of its last two spans, so that one long outlier (the
+   * first run compiling its pipelines, a stall) does not make the next wait oversleep; null
+   * before two waits were seen.
+   */
+  estimate(key: string): number | null {
+    const s = this.spans.get(key);
+    return s && s.length === 2 ? Math.min(s[0]!, s[1]!) : null;
+  }
+
+  /**
+   * Awaits `start()` for work that began at `since` (performance.now() of its first submit),
+   * sleeping first when earlier work under `key` took long enough.
+   */
+  async wait<T>(key: string, since: number, start: () => Promise<T>): Promise<T> {
+    if (!this.enabled) return start();
+    const est = this.estimate(key);
+    let slept = false;
+    if (est !== null && est >= MIN_SPAN_MS) {
+      const sleepMs = est * SLEEP_SHARE - (performance.now() - since);
+      if (sleepMs > 0) {
+        await new Promise<void>((r) => setTimeout(r, sleepMs));
+        slept = true;
+      }
+    }
+    const started = performance.now();
+    const out = await start();
+    const end = performance.now();
+    const prev = this.spans.get(key);
+    this.spans.delete(key); // re-inserted last: the map's order is least recently used first
+    if (slept && end - started < OVERSHOOT_MS) {
+      // Done within a tick of the sleep's end: the work ended at some unknown point during
+      // the sleep, so halve the estimate rather than trust a span that is only the sleep.
+      this.spans.set(key, [est! / 2, est! / 2]);
+    } else {
+      const span = end - since;
+      this.spans.set(key, [...(prev ?? []).slice(-1), span]);
+    }
+    if (this.spans.size > MAX_KEYS) this.spans.delete(this.spans.keys().next().value!);
+    return out;
+  }
+}
+
+/**
+ * Whether waits should sleep first: a software adapter driven from Node (browsers do not spin
+ * the page's thread). `CRNN_IDLE_WAIT=0` or `=1` overrides.
+ */
+export function idleWaitWanted(isSoftware: boolean): boolean {
+  const env = typeof process !== 'undefined' ? process.env?.CRNN_IDLE_WAIT : undefined;
+  if (env === '0' || env === '1') return env === '1';
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  return isSoftware && isNode;
+}
