@@ -108,12 +108,15 @@ describe('idleWaitWanted', () => {
   afterEach(() => void vi.unstubAllEnvs());
 
   it('is on for a software adapter in Node, off otherwise; CRNN_IDLE_WAIT overrides', () => {
+    const lavapipe = { isSoftware: true, platform: 'node' } as const;
+    const gpu = { isSoftware: false, platform: 'node' } as const;
     vi.stubEnv('CRNN_IDLE_WAIT', '');
-    expect(idleWaitWanted(true)).toBe(true);
-    expect(idleWaitWanted(false)).toBe(false);
+    expect(idleWaitWanted(lavapipe)).toBe(true);
+    expect(idleWaitWanted(gpu)).toBe(false);
+    expect(idleWaitWanted({ isSoftware: true, platform: 'browser' })).toBe(false);
     vi.stubEnv('CRNN_IDLE_WAIT', '0');
-    expect(idleWaitWanted(true)).toBe(false);
+    expect(idleWaitWanted(lavapipe)).toBe(false);
     vi.stubEnv('CRNN_IDLE_WAIT', '1');
-    expect(idleWaitWanted(false)).toBe(true);
+    expect(idleWaitWanted(gpu)).toBe(true);
   });
 });

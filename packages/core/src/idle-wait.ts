@@ -19,6 +19,8 @@
  * work (under 20 ms) is never slept for.
  */
 
+import type { DeviceInfo } from './device.js';
+
 /** Sleep this share of the estimate, then spin through the rest. */
 const SLEEP_SHARE = 0.85;
 /**
@@ -87,9 +89,8 @@ export class IdleWait {
  * Whether waits should sleep first: a software adapter driven from Node (browsers do not spin
  * the page's thread). `CRNN_IDLE_WAIT=0` or `=1` overrides.
  */
-export function idleWaitWanted(isSoftware: boolean): boolean {
+export function idleWaitWanted(info: Pick<DeviceInfo, 'isSoftware' | 'platform'>): boolean {
   const env = typeof process !== 'undefined' ? process.env?.CRNN_IDLE_WAIT : undefined;
   if (env === '0' || env === '1') return env === '1';
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-  return isSoftware && isNode;
+  return info.isSoftware && info.platform === 'node';
 }

@@ -82,7 +82,7 @@ export class Runtime implements StorageOwner {
   private constructor(readonly info: DeviceInfo) {
     this.device = info.device;
     this.pool = new BufferPool(this.device);
-    this.idle = new IdleWait(idleWaitWanted(info.isSoftware));
+    this.idle = new IdleWait(idleWaitWanted(info));
     void this.device.lost.then((l) => {
       this.lostInfo = { reason: l.reason ?? 'unknown', message: l.message ?? '' };
     });

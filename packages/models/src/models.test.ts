@@ -9,7 +9,7 @@ import { Tape } from './autograd.js';
 import type { Recognizer } from './crnn.js';
 import { modelGoldenHandlers } from './golden.js';
 import * as F from './ops.js';
-import { buildModel } from './zoo.js';
+import { buildModel, ZOO } from './zoo.js';
 import { loadModel, loadSafetensorsInto, saveModel, WeightsMismatchError } from './weights.js';
 
 let rt: Runtime;
@@ -71,6 +71,20 @@ const SHAPES: Array<[string, number, number]> = [
 ];
 
 describe('models', () => {
+  it('frameWidth in the zoo matches the built model: T = floor(W / frameWidth)', () => {
+    const entries = ZOO.filter((e) => e.frameWidth !== undefined);
+    expect(entries.map((e) => e.name)).toEqual(['crnn-lite', 'crnn-lite-s2', 'crnn-lite-s2-hr', 'crnn-lite-s2-hr4']);
+    for (const e of entries) {
+      const fw = e.frameWidth!;
+      const model = buildModel(rt, e.name, {}, 3);
+      for (const k of [5, 16, 33]) {
+        expect(model.info.timeSteps(k * fw), `${e.name}: T at width ${k * fw}`).toBe(k);
+        expect(model.info.timeSteps(k * fw + fw - 1), `${e.name}: T at width ${k * fw + fw - 1}`).toBe(k);
+      }
+      model.dispose();
+    }
+  });
+
   for (const [name, width, T] of SHAPES) {
     it(`${name} (width ${width}, T ${T}): forward shape at the notebook's input size, and a few training steps lower the loss`, async () => {
       const model = buildModel(rt, name, {}, 3);

@@ -20,6 +20,11 @@ export interface ZooEntry {
   from: string;
   description: string;
   defaults: ModelHyper;
+  /**
+   * Input columns per output frame where T = floor(W / frameWidth) (the crnn-lite family);
+   * recipes round the input width to it. Unset where T is not proportional to W.
+   */
+  frameWidth?: number;
   build(rt: Runtime, rng: Rng, h: ModelHyper): Recognizer;
 }
 
@@ -86,6 +91,7 @@ export const ZOO: readonly ZooEntry[] = [
     from: 'CRNN family (this project)',
     description: 'small CRNN for CPU adapters: 4 conv+BN blocks (32-128), BiLSTM 128; 1x32xW, T = W/4',
     defaults: { numClasses: 37, inChannels: 1, height: 32, width: 128 },
+    frameWidth: 4,
     build: (rt, rng, h) => buildCrnnLite(rt, rng, h),
   },
   {
@@ -93,6 +99,7 @@ export const ZOO: readonly ZooEntry[] = [
     from: 'CRNN family (this project)',
     description: 'crnn-lite with a stride-2 first conv: full-resolution input at the cost of half; 1x32xW, T = W/8',
     defaults: { numClasses: 37, inChannels: 1, height: 32, width: 128 },
+    frameWidth: 8,
     build: (rt, rng, h) => buildCrnnLite(rt, rng, { ...h, stem: 2 }),
   },
   {
@@ -100,6 +107,7 @@ export const ZOO: readonly ZooEntry[] = [
     from: 'CRNN family (this project)',
     description: 'crnn-lite-s2 without the first pool: the second and third convs see 2x the resolution per axis; 1x32xW, T = W/8',
     defaults: { numClasses: 37, inChannels: 1, height: 32, width: 128 },
+    frameWidth: 8,
     build: (rt, rng, h) => buildCrnnLite(rt, rng, { ...h, stem: 2, hr: true }),
   },
   {
@@ -107,6 +115,7 @@ export const ZOO: readonly ZooEntry[] = [
     from: 'CRNN family (this project)',
     description: 'crnn-lite-s2-hr with a (2,1) third pool: twice the frames; 1x32xW, T = W/4',
     defaults: { numClasses: 37, inChannels: 1, height: 32, width: 128 },
+    frameWidth: 4,
     build: (rt, rng, h) => buildCrnnLite(rt, rng, { ...h, stem: 2, hr: true, frame4: true }),
   },
   {

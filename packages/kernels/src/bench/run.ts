@@ -28,7 +28,7 @@ async function main(args: CliArgs): Promise<number> {
   let peerInfo = 'peer: none (--no-peer)';
   if (args.peers && specs.some((s) => s.peer)) {
     try {
-      const p = await loadTfPeer(idleWaitWanted(rt.info.isSoftware));
+      const p = await loadTfPeer(idleWaitWanted(rt.info));
       peer = p;
       peerInfo = `peer: ${p.description}`;
     } catch (e) {

@@ -48,12 +48,9 @@ import {
   type WorkItem,
   type WorkUnit,
 } from './protocol.js';
-import { SideFiles } from './side-files.js';
+import { resultPrefix, SideFiles, stateFile } from './side-files.js';
 
 export class NoWorkersError extends TrainingStopped {}
-
-/** The prefix of worker `id`'s side-file names (RESULT tensors). */
-export const sidePrefix = (id: number): string => `w${id}-`;
 
 export interface CoordinatorOptions {
   /** Shared secret every worker must present (compared in constant time). */
@@ -452,18 +449,11 @@ export class Coordinator implements StepExecutor {
     if (!c.open) return;
     c.lastSeen = performance.now();
     c.arrived = c.lastSeen;
-    c.bytesIn += data.byteLength;
-    if (this.current) this.current.bytes += data.byteLength;
-    this.totals.bytes += data.byteLength;
+    this.count(c, 'bytesIn', data.byteLength);
     try {
       if (!isBinary) throw new ProtocolError('text frame (the protocol is binary)');
       const f = decodeFrame(data, c.side ? { side: (file, bytes) => this.readSide(c, file, bytes) } : {});
-      if (f.bytes > data.byteLength) {
-        c.bytesIn += f.bytes - data.byteLength;
-        if (this.current) this.current.bytes += f.bytes - data.byteLength;
-        this.totals.bytes += f.bytes - data.byteLength;
-        this.totals.sideBytes += f.bytes - data.byteLength;
-      }
+      if (f.bytes > data.byteLength) this.count(c, 'bytesIn', f.bytes - data.byteLength, true);
       if (!c.authed) {
         expectType(f, MsgType.HELLO);
         expectStep(f, 0);
@@ -485,12 +475,17 @@ export class Coordinator implements StepExecutor {
   }
 
   private send(c: Conn, frame: Buffer | { chunks: Uint8Array[]; bytes: number }): void {
-    const n = frame instanceof Uint8Array ? frame.byteLength : frame.bytes;
-    c.bytesOut += n;
-    this.totals.bytes += n;
-    if (this.current) this.current.bytes += n;
+    this.count(c, 'bytesOut', frame instanceof Uint8Array ? frame.byteLength : frame.bytes);
     if (frame instanceof Uint8Array) c.ws.send(frame);
     else sendChunks(c.ws, frame.chunks);
+  }
+
+  /** Counts bytes moved for the connection, the current step and the totals (`side`: through a side file). */
+  private count(c: Conn, dir: 'bytesIn' | 'bytesOut', n: number, side = false): void {
+    c[dir] += n;
+    if (this.current) this.current.bytes += n;
+    this.totals.bytes += n;
+    if (side) this.totals.sideBytes += n;
   }
 
   private welcome(c: Conn): void {
@@ -527,7 +522,7 @@ export class Coordinator implements StepExecutor {
     if (!c.open) return;
     c.open = false;
     this.conns.delete(c);
-    this.side?.forget(sidePrefix(c.id));
+    this.side?.forget(resultPrefix(c.id));
     if (!c.welcomed || this.finished) return;
     this.totals.workersLost++;
     const run = this.current;
@@ -688,10 +683,7 @@ export class Coordinator implements StepExecutor {
       const side = c.side ? this.sideState(run) : null;
       if (side) {
         this.send(c, side.head);
-        c.bytesOut += side.bytes;
-        this.totals.bytes += side.bytes;
-        this.totals.sideBytes += side.bytes;
-        run.bytes += side.bytes;
+        this.count(c, 'bytesOut', side.bytes, true);
       } else this.send(c, run.state);
       c.stateStep = run.step;
     }
@@ -718,13 +710,13 @@ export class Coordinator implements StepExecutor {
 
   /**
    * Writes this step's STATE tensors to the side file once (at the first side-file worker's
-   * turn); the file alternates between two names by step parity so a worker still reading the
-   * previous step's weights is never overwritten under it. Null (inline instead) if it fails.
+   * turn; the name alternates by step parity, see side-files.ts). Null (inline instead) if it
+   * fails.
    */
   private sideState(run: StepRun): { head: Buffer; bytes: number } | null {
     if (run.sideState || run.sideStateFailed || !this.side) return run.sideState;
     try {
-      const file = `state-${run.step % 2}.bin`;
+      const file = stateFile(run.step);
       const frame = encodeSideFrame(MsgType.STATE, run.step, {}, run.stateTensors, file);
       this.side.write(file, frame.body);
       run.sideState = { head: frame.head, bytes: frame.bodyBytes };
@@ -737,7 +729,7 @@ export class Coordinator implements StepExecutor {
 
   /** A worker's side file: only names of its own, at most the largest legal RESULT. */
   private readSide(c: Conn, file: string, bytes: number): Uint8Array {
-    if (!file.startsWith(sidePrefix(c.id))) throw new ProtocolError(`side file ${file.slice(0, 120)} is not one of this worker's (${sidePrefix(c.id)}*)`);
+    if (!file.startsWith(resultPrefix(c.id))) throw new ProtocolError(`side file ${file.slice(0, 120)} is not one of this worker's (${resultPrefix(c.id)}*)`);
     if (bytes > this.maxFromWorker) throw new ProtocolError(`side file of ${bytes} bytes exceeds ${this.maxFromWorker}`);
     return this.side!.read(file, bytes);
   }

@@ -27,6 +27,17 @@ import { ProtocolError } from './protocol.js';
 
 const NAME = /^[A-Za-z0-9_-]{1,100}\.bin$/;
 
+/**
+ * File names. STATE alternates between two names by step parity, so that a worker still
+ * reading the previous step's weights is never overwritten under it; a worker's RESULT files
+ * (one per tree node, rewritten in place each step) start with its id, so the coordinator can
+ * refuse names that are not the sender's.
+ */
+export const stateFile = (step: number): string => `state-${step % 2}.bin`;
+export const isStateFile = (name: string): boolean => name === stateFile(0) || name === stateFile(1);
+export const resultPrefix = (workerId: number): string => `w${workerId}-`;
+export const resultFile = (workerId: number, level: number, index: number): string => `${resultPrefix(workerId)}n${level}-${index}.bin`;
+
 export class SideFiles {
   /** Reused read buffers, by file name (a name is read again only a step later). */
   private readonly pool = new Map<string, Buffer>();

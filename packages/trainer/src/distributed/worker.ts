@@ -36,7 +36,7 @@ import {
   type ModelSpec,
   type WorkUnit,
 } from './protocol.js';
-import { SideFiles } from './side-files.js';
+import { isStateFile, resultFile, SideFiles } from './side-files.js';
 
 export interface WorkerOptions {
   /** ws://HOST:PORT or wss://HOST:PORT */
@@ -106,8 +106,10 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerResult> {
         ...(o.insecure ? { rejectUnauthorized: false } : {}),
       });
       let spec: ModelSpec | null = null;
-      let side: SideFiles | null = null;
+      // The coordinator's side files, once it agreed: STATE is read from them for the whole
+      // connection; RESULTs are written there until a write fails (then inline).
       let stateFiles: SideFiles | null = null;
+      let resultFiles: SideFiles | null = null;
       let workerId = 0;
       let stateStep = -1;
       let r0: Float32Array[] = [];
@@ -162,18 +164,16 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerResult> {
             const meta = { level: job.unit.level, index: job.unit.index, ks: part.ks, computeMs: Math.round(computeMs * 1000) / 1000, hasGrad: part.grads.map((g) => g !== null) };
             const tensors = [...part.grads.map((g) => g ?? new Float32Array(0)), ...part.buffers, Float64Array.from(part.losses)];
             let sent = false;
-            if (side) {
-              // One file per tree node: the coordinator reads it before the step ends, and the
-              // next step rewrites it in place.
-              const file = `w${workerId}-n${job.unit.level}-${job.unit.index}.bin`;
+            if (resultFiles) {
+              const file = resultFile(workerId, job.unit.level, job.unit.index);
               const frame = encodeSideFrame(MsgType.RESULT, job.step, meta, tensors, file);
               try {
-                side.write(file, frame.body);
+                resultFiles.write(file, frame.body);
                 ws.send(frame.head);
                 sent = true;
               } catch (e) {
-                log(`worker ${name}: cannot write ${side.dir}/${file} (${e instanceof Error ? e.message : String(e)}); sending over the socket from now on`);
-                side = null;
+                log(`worker ${name}: cannot write ${resultFiles.dir}/${file} (${e instanceof Error ? e.message : String(e)}); sending over the socket from now on`);
+                resultFiles = null;
               }
             }
             if (!sent) sendChunks(ws, encodeFrameChunks(MsgType.RESULT, job.step, meta, tensors).chunks);
@@ -199,7 +199,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerResult> {
           if (!isBinary) throw new ProtocolError('text frame (the protocol is binary)');
           // Side files only for the coordinator's STATE files, and only once it agreed.
           const f = decodeFrame(data, stateFiles ? { side: (file, bytes) => {
-            if (!/^state-[01]\.bin$/.test(file)) throw new ProtocolError(`side file ${file.slice(0, 120)} is not a STATE file`);
+            if (!isStateFile(file)) throw new ProtocolError(`side file ${file.slice(0, 120)} is not a STATE file`);
             return stateFiles!.read(file, bytes);
           } } : {});
           if (!spec) {
@@ -225,8 +225,8 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerResult> {
             }
             spec = w.model;
             workerId = w.workerId;
-            side = w.side && o.sideDir ? new SideFiles(o.sideDir) : null;
-            stateFiles = side;
+            stateFiles = w.side && o.sideDir ? new SideFiles(o.sideDir) : null;
+            resultFiles = stateFiles;
             timeoutMs = w.timeoutMs;
             setMaxPayload(ws, w.maxPayload);
             lastGood = performance.now();

@@ -229,8 +229,9 @@ function evalChunk(e: Expr, lo: number, hi: number): Float32Array {
  * One tensor of a node: a part's own array when the node is a single part and no division is
  * asked; else a new array, divided by `m` when given. `bad.v` turns true on NaN or +-Infinity.
  */
-function evalTensor(e: Expr, length: number, m: number | null, bad: { v: boolean }): Float32Array {
+function evalTensor(e: Expr, m: number | null, bad: { v: boolean }): Float32Array {
   if (e instanceof Float32Array && m === null) return e;
+  const length = lengthOf(e);
   const out = new Float32Array(length);
   let nonFinite = false;
   for (let lo = 0; lo < length; lo += CHUNK) {
@@ -286,11 +287,10 @@ function evalNode(n: Node, m: number | null, bad: { v: boolean }): { grads: Arra
   const first = nodeParts(n)[0]!;
   const grads = first.grads.map((_, i) => {
     const e = exprOf(n, (p) => p.grads[i] ?? null);
-    return e ? evalTensor(e, lengthOf(e), m, bad) : null;
+    return e ? evalTensor(e, m, bad) : null;
   });
   const buffers = first.buffers.map((_, i) => {
-    const e = exprOf(n, (p) => p.buffers[i]!)!;
-    return evalTensor(e, lengthOf(e), m, bad);
+    return evalTensor(exprOf(n, (p) => p.buffers[i]!)!, m, bad);
   });
   return { grads, buffers };
 }

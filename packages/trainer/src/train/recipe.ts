@@ -19,6 +19,7 @@
  * - Epochs: PRESENTATIONS (PRESENTATIONS_HR for the -hr models) / training images, 30 to 200.
  * - Optimizer Adam 1e-3 with a cosine decay to 1e-5 and gradient clipping at 5.
  */
+import { ZOO } from '@crnn/models';
 import type { TrainConfig } from './config.js';
 
 export interface DataStats {
@@ -60,8 +61,8 @@ export function chooseRecipe(cfg: TrainConfig, stats: DataStats, numSamples: num
   const spread = aspects.length ? (Math.max(...aspects) - Math.min(...aspects)) / aspect : 0;
   const height = cfg.height ?? (h0 >= 32 ? 32 : 16);
   const model = cfg.model === 'auto' ? (height % 32 === 0 ? 'crnn-lite-s2-hr4' : 'crnn-lite') : cfg.model;
-  // Input columns per output frame: the stride-2 stem halves the input once more than crnn-lite.
-  const frame = model === 'crnn-lite-s2' || model === 'crnn-lite-s2-hr' ? 8 : 4;
+  // Input columns per output frame (4 where the zoo does not say: the CRNN stacks' W/4).
+  const frame = ZOO.find((e) => e.name === model)?.frameWidth ?? 4;
   let width = cfg.width ?? Math.max(16, Math.round((height * aspect) / frame) * frame);
   // At least 2 frames per character plus one (CTC needs blanks between repeats).
   width = Math.max(width, frame * (2 * stats.maxLabel + 1));
