@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { IdleWait, idleWaitWanted } from './idle-wait.js';
+import { IdleWait, idleWaitWanted, patientPoll } from './idle-wait.js';
 
 /**
  * Work that began at `since` and takes `ms`: start() is the promise a GPU wait would start
@@ -101,6 +101,75 @@ describe('IdleWait', () => {
   it('passes a rejection through', async () => {
     const idle = new IdleWait(true);
     await expect(idle.wait('k', performance.now(), () => Promise.reject(new Error('device lost')))).rejects.toThrow('device lost');
+  });
+});
+
+describe('patientPoll', () => {
+  const realImmediate = globalThis.setImmediate;
+  /** One turn of the real event loop's check phase. */
+  const turn = () => new Promise<void>((r) => realImmediate(() => r()));
+  beforeEach(() => void vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] }));
+  afterEach(() => {
+    vi.useRealTimers();
+    globalThis.setImmediate = realImmediate;
+  });
+
+  it("defers native ticks by a timer growing with the work's age; other callbacks pass", async () => {
+    const ran: string[] = [];
+    // Bound functions print as native code, like the callbacks Dawn's bindings hand over.
+    const native = (tag: string) => Array.prototype.push.bind(ran, tag) as () => void;
+    const release = patientPoll(performance.now());
+    try {
+      expect(globalThis.setImmediate).not.toBe(realImmediate);
+      globalThis.setImmediate(native('young'));
+      await turn();
+      expect(ran, 'work younger than 0.3 ms: polled at once').toEqual(['young']);
+      vi.advanceTimersByTime(10); // 10 ms old: a blocking nap of 10 / 20 = 0.5 ms, then at once
+      const napStart = process.hrtime.bigint(); // not faked: the nap is real
+      globalThis.setImmediate(native('nap'));
+      const napMs = Number(process.hrtime.bigint() - napStart) / 1e6;
+      expect(napMs, `nap took ${napMs} ms, want >= 0.4`).toBeGreaterThanOrEqual(0.4);
+      await turn();
+      expect(ran).toEqual(['young', 'nap']);
+      vi.advanceTimersByTime(30); // 40 ms old: a 2 ms timer (40 / 20)
+      globalThis.setImmediate(native('old'));
+      globalThis.setImmediate(() => void ran.push('js'));
+      await turn();
+      expect(ran).toEqual(['young', 'nap', 'js']);
+      vi.advanceTimersByTime(1);
+      expect(ran).toEqual(['young', 'nap', 'js']);
+      vi.advanceTimersByTime(1);
+      expect(ran).toEqual(['young', 'nap', 'js', 'old']);
+      vi.advanceTimersByTime(10_000); // never more than 2 ms
+      globalThis.setImmediate(native('older'));
+      vi.advanceTimersByTime(2);
+      expect(ran.at(-1)).toBe('older');
+    } finally {
+      release();
+    }
+    expect(globalThis.setImmediate).toBe(realImmediate);
+  });
+
+  it('stays installed until the last of overlapping waits is released', () => {
+    const a = patientPoll(performance.now());
+    const b = patientPoll(performance.now());
+    a();
+    a(); // a second release of the same wait changes nothing
+    expect(globalThis.setImmediate).not.toBe(realImmediate);
+    b();
+    expect(globalThis.setImmediate).toBe(realImmediate);
+  });
+
+  it('is installed by IdleWait.wait for the pending promise only, also when it rejects', async () => {
+    let during: unknown = null;
+    const idle = new IdleWait(true);
+    await idle.wait('k', performance.now(), async () => void (during = globalThis.setImmediate));
+    expect(during).not.toBe(realImmediate);
+    expect(globalThis.setImmediate).toBe(realImmediate);
+    await expect(idle.wait('k', performance.now(), () => Promise.reject(new Error('lost')))).rejects.toThrow('lost');
+    expect(globalThis.setImmediate).toBe(realImmediate);
+    await new IdleWait(false).wait('k', performance.now(), async () => void (during = globalThis.setImmediate));
+    expect(during).toBe(realImmediate);
   });
 });
 
