@@ -7,6 +7,12 @@ import { checkShape, shapeSize, Tensor, type StorageOwner } from './tensor.js';
 import { BufferUsage, MapMode } from './usage.js';
 
 /** A compute shader and its compile-time specialisation (WGSL `override` constants). */
+const FNV_OFFSET = 0x811c9dc5;
+/** One FNV-1a step over a 32-bit value (not byte-wise: a key, not a checksum). */
+function fnvMix(h: number, v: number): number {
+  return Math.imul(h ^ v, 0x01000193) >>> 0;
+}
+
 export interface Kernel {
   /** Names the kernel in errors, labels and benchmarks: `conv2d_forward`. */
   name: string;
@@ -78,6 +84,13 @@ export class Runtime implements StorageOwner {
   private pendingSince: number | null = null;
   /** counts.dispatches at the last completed wait: the wait key is the dispatches since. */
   private dispatchesAtWait = 0;
+  /**
+   * FNV-1a hash of the kernels and workgroup counts dispatched since the last wait, also in
+   * the wait key: work with the same number of dispatches but other kernels or shapes (a
+   * 2x2 conv after a 3x3 one) must not inherit its estimate and oversleep.
+   */
+  private workHash = FNV_OFFSET;
+  private readonly nameHashes = new Map<string, number>();
 
   private constructor(readonly info: DeviceInfo) {
     this.device = info.device;
@@ -332,6 +345,13 @@ export class Runtime implements StorageOwner {
     pass.dispatchWorkgroups(wg[0]!, wg[1]!, wg[2]!);
     this.pendingKernels.push(a.kernel.name);
     this.counts.dispatches++;
+    let nh = this.nameHashes.get(a.kernel.name);
+    if (nh === undefined) {
+      nh = FNV_OFFSET;
+      for (let i = 0; i < a.kernel.name.length; i++) nh = fnvMix(nh, a.kernel.name.charCodeAt(i));
+      this.nameHashes.set(a.kernel.name, nh);
+    }
+    this.workHash = fnvMix(fnvMix(fnvMix(fnvMix(this.workHash, nh), wg[0]!), wg[1]!), wg[2]!);
   }
 
   /**
@@ -607,13 +627,15 @@ export class Runtime implements StorageOwner {
   /**
    * Awaits a promise that resolves when submitted work is done, through `idle` so that, on a
    * software adapter, the JS thread sleeps instead of spinning while the driver's threads
-   * work. Keyed by the kind of wait and the dispatches recorded since the previous wait.
+   * work. Keyed by the kind of wait and the dispatches recorded since the previous wait (their
+   * number, and a hash of their kernels and workgroup counts).
    */
   private async waitFor<T>(kind: string, start: () => Promise<T>): Promise<T> {
     const since = this.pendingSince ?? performance.now();
-    const key = `${kind}:${this.counts.dispatches - this.dispatchesAtWait}`;
+    const key = `${kind}:${this.counts.dispatches - this.dispatchesAtWait}:${this.workHash.toString(36)}`;
     this.pendingSince = null;
     this.dispatchesAtWait = this.counts.dispatches;
+    this.workHash = FNV_OFFSET;
     return this.idle.wait(key, since, start);
   }
 
