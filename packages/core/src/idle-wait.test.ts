@@ -173,6 +173,17 @@ describe('patientPoll', () => {
   });
 });
 
+describe('idle-wait module', () => {
+  afterEach(() => void vi.unstubAllGlobals());
+
+  it('loads where there is no SharedArrayBuffer (a page that is not cross-origin isolated)', async () => {
+    vi.stubGlobal('SharedArrayBuffer', undefined);
+    vi.resetModules();
+    const mod = await import('./idle-wait.js');
+    expect(typeof mod.patientPoll).toBe('function');
+  });
+});
+
 describe('idleWaitWanted', () => {
   afterEach(() => void vi.unstubAllEnvs());
 

@@ -119,7 +119,11 @@ type Immediate = (fn: (...args: unknown[]) => void, ...args: unknown[]) => unkno
 const patients = new Set<{ since: number }>();
 let realSetImmediate: Immediate | null = null;
 const fnToString = Function.prototype.toString;
-const napCell = new Int32Array(new SharedArrayBuffer(4));
+/**
+ * The cell blocking naps wait on, made at the first nap: a page that is not cross-origin
+ * isolated has no SharedArrayBuffer, and this module must still load there.
+ */
+let napCell: Int32Array | null = null;
 
 function isNative(fn: unknown): boolean {
   return typeof fn === 'function' && fnToString.call(fn).endsWith('{ [native code] }');
@@ -145,6 +149,7 @@ export function patientPoll(since: number): () => void {
       const interval = Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, age / POLL_DIVISOR));
       if (interval < 1) {
         // Node's timers count whole milliseconds: shorter naps block the (idle) thread.
+        napCell ??= new Int32Array(new SharedArrayBuffer(4));
         Atomics.wait(napCell, 0, 0, interval);
         return real(fn, ...args);
       }
