@@ -28,7 +28,7 @@
  * `setImmediate` passes through. Measured on the same machine (matmul 1024^3, 12 runs per
  * process, three processes each): sleeping alone, median 196-229 ms per run with the JS
  * thread at 0.8 s of CPU; sleeping and polling patiently, 156-175 ms and 0.09 s. BiLSTM
- * forward+backward (8 runs, twice): 490-545 ms -> 341-345 ms.
+ * forward+backward (median of 8 runs, two processes each): 536 and 506 ms -> 347 and 346 ms.
  */
 
 import type { DeviceInfo } from './device.js';

@@ -106,6 +106,13 @@ interface Conn {
   outstanding: Map<string, number>;
   /** Images per millisecond (moving average of its compute times), or null before a result. */
   speed: number | null;
+  /**
+   * Results measured so far. The first (its pipelines compiling, its caches cold) is only
+   * provisional: the second replaces it instead of being averaged in.
+   */
+  speedSamples: number;
+  /** Consecutive steps whose first dealing gave it nothing (see PROBE_AFTER_IDLE_STEPS). */
+  idleSteps: number;
   lastSeen: number;
   /** Last time it was dealt work or returned a result (for the result timeout). */
   lastProgress: number;
@@ -181,6 +188,12 @@ function setMaxPayload(ws: WebSocket, bytes: number): void {
 const reasonOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 /** Websocket close reasons are at most 123 bytes. */
 const clip = (s: string) => (Buffer.byteLength(s) > 120 ? `${Buffer.from(s).subarray(0, 117).toString('utf8')}...` : s);
+
+/**
+ * A worker whose speed-weighted share of a step was empty this many steps in a row is dealt
+ * one micro-batch, to measure it again.
+ */
+const PROBE_AFTER_IDLE_STEPS = 3;
 
 export class Coordinator implements StepExecutor {
   private readonly o: Required<Omit<CoordinatorOptions, 'tls' | 'log' | 'warn' | 'sideDir'>> & Pick<CoordinatorOptions, 'tls'>;
@@ -405,6 +418,8 @@ export class Coordinator implements StepExecutor {
       side: false,
       outstanding: new Map(),
       speed: null,
+      speedSamples: 0,
+      idleSteps: 0,
       lastSeen: performance.now(),
       lastProgress: performance.now(),
       stepCompute: 0,
@@ -619,7 +634,20 @@ export class Coordinator implements StepExecutor {
       }
       runs[w]!.push(k);
     });
+    // A worker dealt nothing for a few steps in a row gets one micro-batch (from the end of
+    // the longest run) so that its speed is measured again: a worker that was slow once (a
+    // first step compiling its pipelines, a stall) is otherwise never dealt work again, as
+    // its share of a step rounds down to nothing and only results update the speed.
     alive.forEach((c, j) => {
+      if (runs[j]!.length > 0 || c.idleSteps < PROBE_AFTER_IDLE_STEPS) return;
+      let longest = 0;
+      runs.forEach((r, i) => {
+        if (r.length > runs[longest]!.length) longest = i;
+      });
+      if (runs[longest]!.length >= 2) runs[j]!.push(runs[longest]!.pop()!);
+    });
+    alive.forEach((c, j) => {
+      c.idleSteps = runs[j]!.length === 0 ? c.idleSteps + 1 : 0;
       if (runs[j]!.length === 0) return;
       const units = decompose(runs[j]!, present, run.M).map((u) => this.addUnit(run, u));
       this.sendWork(c, run, units);
@@ -757,7 +785,8 @@ export class Coordinator implements StepExecutor {
     c.stepLastResult = c.arrived;
     c.lastProgress = performance.now();
     const speed = unit.images / Math.max(1e-3, meta.computeMs);
-    c.speed = c.speed === null ? speed : 0.7 * c.speed + 0.3 * speed;
+    c.speed = c.speed === null || c.speedSamples === 1 ? speed : 0.7 * c.speed + 0.3 * speed;
+    c.speedSamples++;
     if (!partIsFinite(part)) {
       const tried = run.tried.get(key) ?? new Set<number>();
       tried.add(c.id);

@@ -1,8 +1,8 @@
 /**
  * Distributed training on loopback: bit-identical weights for 1, 2 and 4 workers and equal to
  * single-process training; a worker SIGKILLed mid-step; a worker answering NaN; a worker that
- * stops answering (SIGSTOP, heartbeat timeout); a late joiner; a coordinator restart with
- * resume; no worker left. Workers are real child processes (dist/distributed/worker-main.js:
+ * stops answering (SIGSTOP, heartbeat timeout); a late joiner; a worker slow once (dealt work
+ * again); a coordinator restart with resume; no worker left. Workers are real child processes (dist/distributed/worker-main.js:
  * build the package first; `npm test` does).
  */
 import { execFileSync } from 'node:child_process';
@@ -122,6 +122,30 @@ describe('distributed training', () => {
     }
     expect(coordinator.totals.workersJoined).toBe(2);
     expect(lateItems).toBeGreaterThan(0);
+    expectSameWeights(ref8, out);
+  });
+
+  it('a worker that was slow once is dealt work again (probe after idle steps), weights unchanged', async () => {
+    const out = tmp();
+    const coordinator = new Coordinator({ token: 'slow-once-token', ...fast, log: quiet.log, warn: quiet.warn });
+    const url = await coordinator.listen();
+    // local-1's first result takes 2 s longer: its measured speed drops ~20x, so the next
+    // steps' speed-weighted dealing gives it nothing.
+    const kids = spawnLocalWorkers(2, url, 'slow-once-token', { ...fast.workerOptions, env: (i) => (i === 1 ? { CRNN_WORKER_FAULT: 'slow@1' } : {}) });
+    const items = new Map<string, number>();
+    const seen = setInterval(() => {
+      for (const w of coordinator.status().workers as Array<{ name: string; itemsDone: number }>) items.set(w.name, Math.max(items.get(w.name) ?? 0, w.itemsDone));
+    }, 20);
+    try {
+      await train(long(out), { ...quiet, runtime: rt, executor: coordinator });
+    } finally {
+      clearInterval(seen);
+      await stopLocalWorkers(kids);
+    }
+    const slow = [...items.entries()].find(([name]) => name === 'local-1');
+    expect(slow, `workers seen: ${JSON.stringify([...items])}`).toBeDefined();
+    // 8 steps of 4 micro-batches: step 1 deals it 2; without the probe that stays 2.
+    expect(slow![1], `micro-batches computed by the once-slow worker (all: ${JSON.stringify([...items])})`).toBeGreaterThan(2);
     expectSameWeights(ref8, out);
   });
 

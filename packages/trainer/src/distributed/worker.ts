@@ -38,6 +38,9 @@ import {
 } from './protocol.js';
 import { isStateFile, resultFile, SideFiles } from './side-files.js';
 
+/** How much longer the 'slow@S' fault makes a result take (ms). */
+const SLOW_FAULT_MS = 2000;
+
 export interface WorkerOptions {
   /** ws://HOST:PORT or wss://HOST:PORT */
   url: string;
@@ -60,7 +63,9 @@ export interface WorkerOptions {
   /**
    * Fault injection for tests: 'nan@S' poisons this worker's first gradient at step S;
    * 'exit@S', 'kill@S', 'stop@S' exit / SIGKILL / SIGSTOP this process when work of step S
-   * arrives (mid-step: the micro-batches are dealt and not returned).
+   * arrives (mid-step: the micro-batches are dealt and not returned); 'slow@S' makes its first
+   * result of step S take 2 s longer (reported as compute time, like a first step compiling
+   * its pipelines).
    */
   fault?: string;
 }
@@ -84,7 +89,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerResult> {
   const rt = o.runtime ?? (await Runtime.create());
   const name = o.name ?? `${hostname()}:${process.pid}`;
   const retryMs = (o.retryForSec ?? 120) * 1000;
-  const fault = /^(nan|exit|kill|stop)@(\d+)$/.exec(o.fault ?? '');
+  const fault = /^(nan|exit|kill|stop|slow)@(\d+)$/.exec(o.fault ?? '');
   let model: Recognizer | null = null;
   let modelKey = '';
   let itemsDone = 0;
@@ -155,6 +160,11 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerResult> {
             }
             // The unit's partial sum, by the same tree as everywhere else.
             const part = combineParts(leaves, job.unit.level, job.unit.index)!;
+            if (fault?.[1] === 'slow' && !faultUsed && job.step === Number(fault[2])) {
+              faultUsed = true;
+              await new Promise((r) => setTimeout(r, SLOW_FAULT_MS));
+              computeMs += SLOW_FAULT_MS;
+            }
             if (fault?.[1] === 'nan' && !faultUsed && job.step === Number(fault[2])) {
               faultUsed = true;
               const g = part.grads.find((x) => x !== null);
@@ -248,7 +258,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerResult> {
               if (stateStep < 0) throw new ProtocolError('WORK before any STATE');
               expectStep(f, stateStep);
               const { items, units } = checkWork(f, spec);
-              if (fault && fault[1] !== 'nan' && f.step === Number(fault[2])) {
+              if (fault && fault[1] !== 'nan' && fault[1] !== 'slow' && f.step === Number(fault[2])) {
                 log(`worker ${name}: fault injection: ${fault[1]} at step ${f.step}`);
                 if (fault[1] === 'exit') globalThis.process.exit(3);
                 globalThis.process.kill(globalThis.process.pid, fault[1] === 'kill' ? 'SIGKILL' : 'SIGSTOP');
