@@ -35,10 +35,14 @@ const CASES: Case[] = [
   [[2, 8, 32, 100], { kernel: 2 }],
   // The specialised forward kernels (see forwardVariant), with row padding and odd heights.
   [[2, 2, 7, 6], { kernel: [3, 2], stride: [2, 2], padding: [1, 0] }], // pairs
-  [[1, 2, 5, 14], { kernel: 2, stride: [1, 2] }], // pairs, overlapping rows
+  [[1, 2, 5, 14], { kernel: 2, stride: [1, 2] }], // rows, 2x2 windows, overlapping rows
   [[2, 2, 8, 12], { kernel: [2, 1] }], // columns4 (CRNN's (2, 1) pool)
   [[1, 3, 7, 8], { kernel: [3, 1], stride: [2, 1], padding: [1, 0] }], // columns4, padded rows
-  [[1, 2, 4, 10], { kernel: [2, 1] }], // width not divisible by 4: generic
+  [[1, 2, 4, 10], { kernel: [2, 1] }], // width not divisible by 4: rows
+  [[2, 3, 8, 25], { kernel: [2, 1], stride: [2, 1] }], // rows (CRNN's (2, 1) pool at W = 25)
+  [[1, 2, 7, 9], { kernel: [3, 1], stride: [2, 1] }], // rows, KH 3, odd height: last row in no window
+  [[2, 1, 5, 3], { kernel: [2, 1], stride: [1, 1] }], // rows, overlapping windows
+  [[1, 2, 6, 7], { kernel: [2, 1], stride: [2, 1], padding: [1, 0] }], // row padding: generic
 ];
 
 async function runBoth(x: Float64Array, shape: number[], opts: MaxPool2dOptions, dy: Float64Array) {
@@ -72,7 +76,23 @@ describe('max_pool2d', () => {
 
   it('covers each forward kernel variant', () => {
     const seen = new Set(CASES.map(([shape, opts]) => forwardVariant(poolGeometry('test', shape, opts))));
-    expect([...seen].sort()).toEqual(['columns4', 'generic', 'pairs']);
+    expect([...seen].sort()).toEqual(['columns4', 'generic', 'pairs', 'rows']);
+  });
+
+  it('rows: output rows past the per-dimension workgroup limit fold into z', async () => {
+    // 600,000 output rows of one column: 75,000 row groups of 8, more than 65,535.
+    const shape = [1, 600_000, 2, 1];
+    const opts: MaxPool2dOptions = { kernel: [2, 1] };
+    const g = poolGeometry('test', shape, opts);
+    expect(forwardVariant(g)).toBe('rows');
+    const x = asF32(randomArray(new Rng(5), 1_200_000, -3, 3));
+    const tx = rt.upload(x, shape);
+    const { y, argmax } = maxPool2d(rt, tx, opts);
+    const [hy, ha] = await rt.readMany([y, argmax]);
+    for (const t of [tx, y, argmax]) t.dispose();
+    const ref = maxPool2dRef(x, g);
+    assertClose(hy!, ref.y, TOL, 'y, folded rows');
+    assertClose(ha!, ref.argmax, { rtol: 0, atol: 0 }, 'argmax, folded rows');
   });
 
   it('output shape follows floor mode', () => {
@@ -158,6 +178,12 @@ describe('max_pool2d', () => {
     const got21 = await runBoth(x, shape, { kernel: [2, 1] }, Float64Array.from({ length: 8 }, (_, i) => i));
     assertClose(got21.argmax, maxPool2dRef(x, g21).argmax, { rtol: 0, atol: 0 }, 'NaN argmax (2, 1)');
     expect(Array.from(got21.y.slice(0, 4), (v) => Number.isNaN(v))).toEqual([true, false, true, true]);
+    // And through the `rows` kernel: the same 16 values as 8 rows of 2, (2, 1) pool.
+    const g82 = poolGeometry('test', [1, 1, 8, 2], { kernel: [2, 1] });
+    expect(forwardVariant(g82)).toBe('rows');
+    const got82 = await runBoth(x, [1, 1, 8, 2], { kernel: [2, 1] }, Float64Array.from({ length: 8 }, (_, i) => i));
+    assertClose(got82.argmax, maxPool2dRef(x, g82).argmax, { rtol: 0, atol: 0 }, 'NaN argmax (rows)');
+    expect(Array.from(got82.y, (v) => Number.isNaN(v))).toEqual([true, false, true, true, false, false, false, false]);
     // A NaN upstream gradient reaches only its argmax position.
     const got2 = await runBoth(Float64Array.from({ length: 16 }, (_, i) => i), shape, { kernel: 2 }, Float64Array.from([NaN, 1, 1, 1]));
     expect(Number.isNaN(got2.dx[5]!)).toBe(true);
