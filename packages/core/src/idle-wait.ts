@@ -165,8 +165,8 @@ export function patientPoll(since: number): () => void {
 }
 
 /**
- * Whether waits should sleep first: a software adapter driven from Node (browsers do not spin
- * the page's thread). `CRNN_IDLE_WAIT=0` or `=1` overrides.
+ * Whether waits should sleep first and then poll patiently: a software adapter driven from
+ * Node (browsers do not spin the page's thread). `CRNN_IDLE_WAIT=0` or `=1` overrides.
  */
 export function idleWaitWanted(info: Pick<DeviceInfo, 'isSoftware' | 'platform'>): boolean {
   const env = typeof process !== 'undefined' ? process.env?.CRNN_IDLE_WAIT : undefined;
