@@ -184,29 +184,32 @@ fn columns4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 
 // `rows`: any window and stride without padding (ph = pw = 0), so every window lies inside
 // the plane (floor mode): CRNN's (2, 1) pools at W = 25, where `columns4` does not apply,
-// and the (2, 2) ones. A 2-D grid: gid.x is a block of RB consecutive output columns, gid.y
-// (folded into z past the per-dimension limit) the output row r = plane * ho + oh, so there
-// is one division per invocation instead of four; the window is KH x KW, both overrides, so
-// its loops unroll. Window (oh, ow) reads input rows oh*sh .. + KH - 1 and columns
-// ow*sw .. + KW - 1. Same comparisons in the same order as `main` (rows, then columns, the
-// first element compared with itself first), so the same bits.
-// Measured on lavapipe for [8, 256, 8, 25] -> (2, 1): 1.3 ms of GPU time against 3.0 for `main`.
+// and the (2, 2) ones. A 2-D grid: gid.x is a block of params.wob consecutive output columns
+// (4, or a whole output row on a software adapter when there are rows enough to share out:
+// fewer, longer invocations measured faster on lavapipe), gid.y (folded into z past the
+// per-dimension limit) the output row r = plane * ho + oh, so there is one division per
+// invocation instead of four; the window is KH x KW, both overrides, so its loops unroll.
+// Window (oh, ow) reads input rows oh*sh .. + KH - 1 and columns ow*sw .. + KW - 1. Same
+// comparisons in the same order as `main` (rows, then columns, the first element compared
+// with itself first), so the same bits. The workgroup is RX x RY invocations (8 x 8, or
+// 1 x 64 for whole rows).
 override KH: u32 = 2u;
 override KW: u32 = 1u;
-override RB: u32 = 4u; // output columns per invocation
+override RX: u32 = 8u;
+override RY: u32 = 8u;
 
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(RX, RY)
 fn rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = gid.y + gid.z * nwg.y * 8u;
+  let r = gid.y + gid.z * nwg.y * RY;
   let w = params.w;
-  let c0 = gid.x * RB;
+  let c0 = gid.x * params.wob;
   if (r >= params.total || c0 >= params.wo) { return; } // total: output rows, planes * ho
   let plane = r / params.ho;
   let oh = r - plane * params.ho;
   let h0 = oh * params.sh;
   let ibase = (plane * params.h + h0) * w;
   let obase = r * params.wo;
-  let c1 = min(c0 + RB, params.wo);
+  let c1 = min(c0 + params.wob, params.wo);
   for (var c = c0; c < c1; c++) {
     let w0 = c * params.sw;
     var best = x[ibase + w0];

@@ -42,6 +42,10 @@ const CASES: Case[] = [
   [[2, 3, 8, 25], { kernel: [2, 1], stride: [2, 1] }], // rows (CRNN's (2, 1) pool at W = 25)
   [[1, 2, 7, 9], { kernel: [3, 1], stride: [2, 1] }], // rows, KH 3, odd height: last row in no window
   [[2, 1, 5, 3], { kernel: [2, 1], stride: [1, 1] }], // rows, overlapping windows
+  // rows with 512+ output rows: on a software adapter one invocation per whole output row.
+  [[2, 64, 8, 25], { kernel: [2, 1] }],
+  [[2, 32, 16, 50], { kernel: 2 }],
+  [[1, 128, 9, 11], { kernel: 3, stride: 2 }], // 512 rows of 5, overlapping 3x3 windows
   [[1, 2, 6, 7], { kernel: [2, 1], stride: [2, 1], padding: [1, 0] }], // row padding: generic
 ];
 
