@@ -131,7 +131,8 @@ describe('matmul', () => {
   it('every variant handles long K (and K longer than a uniform window)', async () => {
     const rng = new Rng(14);
     for (const v of variants) {
-      // 3000: many k steps; 4100: one Bᵀ column per window pads to 4160, 3 columns a window;
+      // 3000: many k steps; 4100: one Bᵀ column per window pads to 4160, 3 columns a window
+      // (two windows a dispatch: n = 7 ends with a dispatch whose second window is empty);
       // 17000: no column fits a 64 KiB window, so sw-window runs as sw-direct.
       await checkCase(rng, { m: 3, n: 19, k: 3000 }, v);
       await checkCase(rng, { m: 18, n: 7, k: 4100, transA: true, transB: true, bias: true }, v);

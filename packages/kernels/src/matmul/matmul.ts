@@ -191,9 +191,10 @@ function direct(rt: Runtime, variant: MatmulKernel, a: Tensor, b: Tensor, c: Ten
 interface WindowPlan {
   /** Row stride (floats) of the packed Bᵀ: K rounded up to whole vec4s (or the alignment). */
   kp: number;
-  /** Columns of C per window (per dispatch). */
+  /** Columns of C per window (two windows per dispatch). */
   cw: number;
   packA(o: MatmulOptions): boolean;
+  /** Dispatches of the windowed kernel for n columns. */
   windows(n: number): number;
 }
 
@@ -230,7 +231,7 @@ function windowPlan(rt: Runtime, d: Dims): WindowPlan | null {
     kp,
     cw,
     packA: (o) => !!o.transA || d.k % 4 !== 0,
-    windows: (n) => Math.ceil(n / cw),
+    windows: (n) => Math.ceil(n / (2 * cw)),
   };
 }
 
@@ -273,16 +274,21 @@ function windowed(rt: Runtime, a: Tensor, b: Tensor, c: Tensor, o: MatmulOptions
     pack(rt, b, bt, !o.transB, n, k, w.kp, 0, 1);
   }
   const constants = { HAS_BIAS: o.bias ? 1 : 0, ACCUMULATE: o.accumulate ? 1 : 0 };
-  for (let j0 = 0; j0 < n; j0 += w.cw) {
+  // One dispatch per pair of windows: columns [j0, j0 + cw) and [j0 + cw, j0 + cw + cw2).
+  // Where the second is empty (the last dispatch), window A is bound twice and cw2 = 0.
+  for (let j0 = 0; j0 < n; j0 += 2 * w.cw) {
     const cw = Math.min(w.cw, n - j0);
+    const cw2 = Math.max(0, Math.min(w.cw, n - j0 - w.cw));
     const view = bt.view([WINDOW_FLOATS], j0 * w.kp);
+    const view2 = cw2 > 0 ? bt.view([WINDOW_FLOATS], (j0 + w.cw) * w.kp) : view;
     rt.dispatch({
       kernel: { name: 'matmul_sw_window', code: swWindowSrc, constants },
-      params: [rows, n, Math.ceil(k / 4), k4a, w.kp / 4, j0, cw],
-      bindings: [av, view, c, o.bias ?? rt.placeholder],
+      params: [rows, n, Math.ceil(k / 4), k4a, w.kp / 4, j0, cw, cw2],
+      bindings: [av, view, c, o.bias ?? rt.placeholder, view2],
       workgroups: [Math.ceil(cw / SW_TILE), Math.ceil(rows / SW_TILE), 1],
     });
     view.dispose();
+    if (view2 !== view) view2.dispose();
   }
   for (const t of temps) t.dispose();
 }
