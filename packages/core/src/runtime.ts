@@ -6,13 +6,13 @@ import { IdleWait, idleWaitWanted } from './idle-wait.js';
 import { checkShape, shapeSize, Tensor, type StorageOwner } from './tensor.js';
 import { BufferUsage, MapMode } from './usage.js';
 
-/** A compute shader and its compile-time specialisation (WGSL `override` constants). */
 const FNV_OFFSET = 0x811c9dc5;
 /** One FNV-1a step over a 32-bit value (not byte-wise: a key, not a checksum). */
 function fnvMix(h: number, v: number): number {
   return Math.imul(h ^ v, 0x01000193) >>> 0;
 }
 
+/** A compute shader and its compile-time specialisation (WGSL `override` constants). */
 export interface Kernel {
   /** Names the kernel in errors, labels and benchmarks: `conv2d_forward`. */
   name: string;

@@ -62,7 +62,8 @@ export function poolGeometry(op: string, shape: readonly number[], o: MaxPool2dO
 }
 
 const blocks = (g: PoolGeometry) => Math.ceil(g.wo / OPT);
-const geomParams = (g: PoolGeometry, total: number) => [total, g.h, g.w, g.ho, g.wo, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, blocks(g)];
+/** The forward / backward Params; `wob` is the blocks per output row (`rows`: the columns per invocation). */
+const geomParams = (g: PoolGeometry, total: number, wob = blocks(g)) => [total, g.h, g.w, g.ho, g.wo, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, wob];
 
 /**
  * Which forward kernel runs: `columns4` for windows 1 column wide on stride 1 without column
@@ -97,11 +98,8 @@ export function maxPool2d(rt: Runtime, x: Tensor, opts: MaxPool2dOptions): { y: 
   const g = poolGeometry(op, x.shape, opts);
   if (g.h * g.w > 0x7fffffff) throw new OpInputError(op, 'a plane of at most 2^31 - 1 elements (i32 argmax)', `${g.h * g.w}`);
   const outShape = [g.n, g.c, g.ho, g.wo];
-  const total = g.n * g.c * g.ho * blocks(g);
   const y = rt.empty(outShape);
   const argmax = rt.empty(outShape, 'i32');
-  // Invocations: `columns4` one per vec4 of an output row (wo = w there), the others one per
-  // OPT outputs of a row.
   const variant = forwardVariant(g);
   if (variant === 'rows') {
     // x: blocks of output columns; y (folded into z past the limit): output rows. On a
@@ -114,17 +112,17 @@ export function maxPool2d(rt: Runtime, x: Tensor, opts: MaxPool2dOptions): { y: 
     const [rx, ry] = whole ? [1, 64] : [8, 8];
     const gy = Math.ceil(rows / ry);
     const gz = Math.ceil(gy / rt.device.limits.maxComputeWorkgroupsPerDimension);
-    const params = geomParams(g, rows);
-    params[11] = block; // `rows` reads wob as the output columns per invocation
     rt.dispatch({
       kernel: { name: 'max_pool2d_forward_rows', code: forwardSrc, entryPoint: 'rows', constants: { KH: g.kh, KW: g.kw, RX: rx, RY: ry } },
-      params,
+      params: geomParams(g, rows, block),
       bindings: [x, y, argmax],
       workgroups: [Math.ceil(Math.ceil(g.wo / block) / rx), Math.ceil(gy / gz), gz],
     });
     return { y, argmax };
   }
-  const invocations = variant === 'columns4' ? g.n * g.c * g.ho * (g.w / 4) : total;
+  // Invocations: `columns4` one per vec4 of an output row (wo = w there), the others one per
+  // OPT outputs of a row.
+  const invocations = g.n * g.c * g.ho * (variant === 'columns4' ? g.w / 4 : blocks(g));
   rt.dispatch({
     kernel: {
       name: variant === 'generic' ? 'max_pool2d_forward' : `max_pool2d_forward_${variant}`,
