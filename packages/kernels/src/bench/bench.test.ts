@@ -3,7 +3,7 @@
  * format, never how fast anything is.
  */
 import { Runtime, type Tensor } from '@crnn/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { relu } from '../elementwise/elementwise.js';
 import { benchModules } from './all.js';
 import {
@@ -21,7 +21,7 @@ import {
 import { loadTfPeer } from './tfjs-peer.js';
 import type { BenchSpec, Tf } from './types.js';
 
-const FEW: BenchOptions = { warmupMs: 0, warmupMaxReps: 1, minReps: 2, maxReps: 3, budgetMs: 0 };
+const FEW: BenchOptions = { warmupMs: 0, warmupMaxReps: 1, minReps: 2, maxReps: 3, budgetMs: 0, gpuReps: 1 };
 const REQUIRED = ['kernel', 'shape', 'ms', 'gflops', 'peer', 'peer_ms', 'speedup'] as const;
 
 let rt: Runtime;
@@ -109,12 +109,20 @@ describe('bench harness', () => {
   it('times ours and a peer, and formats the result as JSON and text', async () => {
     const counter = { ours: 0, peer: 0, disposed: 0 };
     const peer = fakePeer();
+    const timed = vi.spyOn(rt, 'timed');
+    const synced = vi.spyOn(rt, 'sync');
     const r = await runBench(rt, tinySpec(counter), peer, FEW);
     expect(r.error).toBeUndefined();
     expect(r.peer_error).toBeUndefined();
-    // One warm-up run, then minReps (budget 0) measured runs, on each side.
+    // One warm-up run, then minReps (budget 0) measured runs, on each side; on ours the wall
+    // runs wait through sync() as the peer does (no timestamps), then gpuReps timed() runs.
     expect(r.reps).toBe(2);
-    expect(counter.ours).toBe(3);
+    const gpuRuns = rt.canTime ? 1 : 0;
+    expect(timed).toHaveBeenCalledTimes(gpuRuns);
+    expect(synced.mock.calls.length).toBeGreaterThanOrEqual(3);
+    timed.mockRestore();
+    synced.mockRestore();
+    expect(counter.ours).toBe(3 + gpuRuns);
     expect(counter.peer).toBe(3);
     expect(peer.tidied).toBe(3);
     expect(peer.flushes).toBeGreaterThanOrEqual(3);
