@@ -40,3 +40,32 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   dst[(gid.z * params.rows + r) * params.ld4 + x4] = v;
 }
+
+// transpose4: TRANSPOSE = 1 for rows % 4 == 0 and stride % 4 == 0, a 4x4 block per
+// invocation. Grid: x = vec4 column group of dst (dst columns 4*x4 .. 4*x4+3, i.e. source rows),
+// y = group of 4 dst rows (source columns 4*y .. 4*y+3, one aligned vec4 of each source row),
+// z = batch item. Four vec4 loads and four vec4 stores instead of sixteen scalar loads and
+// four vec4 stores: on lavapipe, where each load runs lane by lane, 2.4 ms against 4.9 ms to
+// transpose 1024 x 1024 (median of 15). Same values, so the same bits.
+@group(0) @binding(1) var<storage, read> src4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn transpose4(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let x4 = gid.x;
+  let r4 = gid.y;
+  if (x4 >= params.ld4 || r4 * 4u >= params.rows) { return; }
+  // Source S^T is [cols, rows]: source row cs holds dst column cs; its vec4 r4 holds dst rows
+  // 4*r4 .. 4*r4+3 of that column.
+  let s0 = gid.z * params.stride / 4u;
+  var v: array<vec4<f32>, 4>;
+  for (var q = 0u; q < 4u; q++) {
+    let col = x4 * 4u + q;
+    let cs = min(col, params.cols - 1u);
+    v[q] = select(vec4(0.0), src4[s0 + cs * (params.rows / 4u) + r4], col < params.cols);
+  }
+  let d0 = (gid.z * params.rows + r4 * 4u) * params.ld4 + x4;
+  dst[d0] = vec4(v[0].x, v[1].x, v[2].x, v[3].x);
+  dst[d0 + params.ld4] = vec4(v[0].y, v[1].y, v[2].y, v[3].y);
+  dst[d0 + 2u * params.ld4] = vec4(v[0].z, v[1].z, v[2].z, v[3].z);
+  dst[d0 + 3u * params.ld4] = vec4(v[0].w, v[1].w, v[2].w, v[3].w);
+}

@@ -152,6 +152,10 @@ describe('matmul', () => {
     await checkCase(rng, { m: 19, n: 23, k: 37, transB: true, accumulate: true }, v);
     // transA: A packed transposed; many windows of 408 columns... here n < window.
     await checkCase(rng, { m: 25, n: 450, k: 37, transA: true }, v);
+    // Transposing packs of rows % 4 == 0 take 4x4 blocks (transpose4): A (m = 20) and Bᵀ (n = 44)
+    // with K = 37 padded to 40, and a batched A (stride m * k) folded into the rows.
+    await checkCase(rng, { m: 20, n: 44, k: 37, transA: true, bias: true }, v);
+    await checkCase(rng, { m: 12, n: 16, k: 10, batch: 3, batched: 'a', transA: true }, v);
     // A batched over a shared B: the batch folds into the rows, with and without packing A.
     await checkCase(rng, { m: 9, n: 17, k: 12, batch: 3, batched: 'a', bias: true }, v);
     await checkCase(rng, { m: 9, n: 17, k: 10, batch: 3, batched: 'a', transA: true, accumulate: true }, v);

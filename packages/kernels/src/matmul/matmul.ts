@@ -237,11 +237,15 @@ function windowPlan(rt: Runtime, d: Dims): WindowPlan | null {
 
 /** Packs `src` (S [rows, cols] per batch item, or its transpose) into dst [batch, rows, ld]. */
 function pack(rt: Runtime, src: Tensor, dst: Tensor, transpose: boolean, rows: number, cols: number, ld: number, stride: number, batch: number): void {
+  // Transposes of whole vec4 source rows go 4x4 blocks at a time (transpose4 in the shader).
+  const blocks = transpose && rows % 4 === 0 && stride % 4 === 0;
   rt.dispatch({
-    kernel: { name: 'matmul_pack', code: packSrc, constants: { TRANSPOSE: transpose ? 1 : 0 } },
+    kernel: blocks
+      ? { name: 'matmul_pack_t4', code: packSrc, entryPoint: 'transpose4' }
+      : { name: 'matmul_pack', code: packSrc, constants: { TRANSPOSE: transpose ? 1 : 0 } },
     params: [rows, cols, ld / 4, stride],
     bindings: [src, dst],
-    workgroups: [Math.ceil(ld / 4 / PACK_WG), rows, batch],
+    workgroups: [Math.ceil(ld / 4 / PACK_WG), blocks ? rows / 4 : rows, batch],
   });
 }
 
