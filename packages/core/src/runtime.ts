@@ -47,6 +47,11 @@ export interface RuntimeStats extends PoolCounters {
   readbacks: number;
 }
 
+interface CompiledKernel {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
 const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we target
 const CHUNK_BYTES = 64 * 1024;
 
@@ -64,7 +69,13 @@ interface UniformChunk {
 export class Runtime implements StorageOwner {
   readonly device: GPUDevice;
   readonly pool: BufferPool;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /**
+   * Compiled kernels by source, then by name, entry point and constants. The outer key is the
+   * shader's own string (a module constant, whose hash V8 computes once), so a dispatch does not
+   * rehash kilobytes of WGSL; the bind group layout is kept with the pipeline for the same
+   * reason (`getBindGroupLayout` makes a new wrapper per call).
+   */
+  private readonly pipelines = new Map<string, Map<string, CompiledKernel>>();
   private readonly modules = new Map<string, GPUShaderModule>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -117,7 +128,9 @@ export class Runtime implements StorageOwner {
   }
 
   stats(): RuntimeStats {
-    return { ...this.pool.counters, ...this.counts, pipelines: this.pipelines.size };
+    let pipelines = 0;
+    for (const m of this.pipelines.values()) pipelines += m.size;
+    return { ...this.pool.counters, ...this.counts, pipelines };
   }
 
   // ---- tensors ----------------------------------------------------------------------------
@@ -275,24 +288,33 @@ export class Runtime implements StorageOwner {
    * naming the kernel; `compile()` awaits it at once.
    */
   pipeline(k: Kernel): GPUComputePipeline {
-    const key = `${k.name}\u0000${k.entryPoint ?? 'main'}\u0000${JSON.stringify(k.constants ?? {})}\u0000${k.code}`;
-    let p = this.pipelines.get(key);
-    if (p) return p;
+    return this.compiled(k).pipeline;
+  }
+
+  private compiled(k: Kernel): CompiledKernel {
+    const key = `${k.name}\u0000${k.entryPoint ?? 'main'}\u0000${k.constants ? JSON.stringify(k.constants) : ''}`;
+    let bySource = this.pipelines.get(k.code);
+    const hit = bySource?.get(key);
+    if (hit) return hit;
+    if (!bySource) this.pipelines.set(k.code, (bySource = new Map()));
+    const cache = bySource;
     this.device.pushErrorScope('validation');
     let module = this.modules.get(k.code);
     if (!module) {
       module = this.device.createShaderModule({ label: k.name, code: k.code });
       this.modules.set(k.code, module);
     }
-    p = this.device.createComputePipeline({
+    const pipeline = this.device.createComputePipeline({
       label: k.name,
       layout: 'auto',
       compute: { module, entryPoint: k.entryPoint ?? 'main', ...(k.constants ? { constants: k.constants } : {}) },
     });
+    // Inside the scope: on a pipeline that failed to compile this is one more error of it.
+    const c: CompiledKernel = { pipeline, layout: pipeline.getBindGroupLayout(0) };
     const mod = module;
     const check = this.device.popErrorScope().then(async (err) => {
       if (!err) return null;
-      this.pipelines.delete(key);
+      cache.delete(key);
       this.modules.delete(k.code);
       let detail = err.message;
       try {
@@ -305,8 +327,8 @@ export class Runtime implements StorageOwner {
       return new KernelCompileError(k.name, detail);
     });
     this.checks.push(check);
-    this.pipelines.set(key, p);
-    return p;
+    cache.set(key, c);
+    return c;
   }
 
   /** Builds a kernel's pipeline now and throws its compile error, if any. */
@@ -318,7 +340,7 @@ export class Runtime implements StorageOwner {
   /** Records one dispatch. Nothing runs until a read, `flush()` or `sync()`. */
   dispatch(a: DispatchArgs): void {
     this.assertUsable();
-    const pipeline = this.pipeline(a.kernel);
+    const { pipeline, layout } = this.compiled(a.kernel);
     this.recording();
     const entries: GPUBindGroupEntry[] = [];
     if (a.params && a.params.length > 0) entries.push({ binding: 0, resource: this.writeParams(a.kernel.name, a.params) });
@@ -331,7 +353,7 @@ export class Runtime implements StorageOwner {
       entries.push({ binding: i + 1, resource: { buffer: t.buffer, offset: t.byteOffset, size: t.bindByteLength } });
       t.storage.lastUse = this.epoch;
     });
-    const bindGroup = this.device.createBindGroup({ label: a.kernel.name, layout: pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = this.device.createBindGroup({ label: a.kernel.name, layout, entries });
     const wg = typeof a.workgroups === 'number' ? [a.workgroups, 1, 1] : [a.workgroups[0], a.workgroups[1] ?? 1, a.workgroups[2] ?? 1];
     const max = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (wg.some((n) => !Number.isInteger(n) || n! < 0 || n! > max)) {
