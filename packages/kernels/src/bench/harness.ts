@@ -11,10 +11,10 @@
  *         instead of spinning the JS thread. This is the headline `ms`.
  *   gpu   ours only: GPU nanoseconds between timestamp writes bracketing run()'s compute
  *         passes (`Runtime.timed`), where the adapter has 'timestamp-query', from separate
- *         runs after the wall runs (as many, at most `gpuReps`). They are kept apart because resolving
- *         and mapping the timestamps adds ~0.4 ms of wall time on lavapipe (measured: an
- *         embedding lookup 0.80-0.94 ms through timed() against 0.35-0.53 ms through sync()),
- *         which the peer, timed without timestamps, does not pay.
+ *         runs after the wall runs (as many, at most `gpuReps`). They are kept apart because
+ *         resolving and mapping the timestamps adds ~0.4 ms of wall time on lavapipe
+ *         (measured: an embedding lookup 0.80-0.94 ms through timed() against 0.35-0.53 ms
+ *         through sync()), which the peer, timed without timestamps, does not pay.
  * Warm-up runs (pipeline compilation, buffer pool filling) are discarded; then runs repeat
  * until both `minReps` runs and `budgetMs` have passed, or `maxReps` runs; the median is kept.
  */
