@@ -103,6 +103,13 @@ describe('embedding', () => {
     expect(Array.from(y!.slice(2, 6)).every(Number.isNaN)).toBe(true);
     expect(Array.from(y!.slice(6))).toEqual([1, 2]);
     expect(Array.from(dw!)).toEqual([1, 1, 0, 0, 1, 1]);
+    // D % 4 == 0 runs the vec4 kernels: the same NaN rows and dropped gradients.
+    const w4 = rt.upload(Float32Array.from({ length: 12 }, (_, i) => i + 1), [3, 4]);
+    const [y4, dw4] = await rt.readMany([embedding(rt, w4, ti), embeddingBackward(rt, rt.upload(new Float32Array(16).fill(1), [4, 4]), ti, 3)]);
+    expect(Array.from(y4!.slice(0, 4))).toEqual([9, 10, 11, 12]);
+    expect(Array.from(y4!.slice(4, 12)).every(Number.isNaN)).toBe(true);
+    expect(Array.from(y4!.slice(12))).toEqual([1, 2, 3, 4]);
+    expect(Array.from(dw4!)).toEqual([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1]);
   });
 
   it('NaN propagates and never hangs', async () => {

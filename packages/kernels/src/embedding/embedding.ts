@@ -74,11 +74,13 @@ export function embedding(rt: Runtime, weight: Tensor, indices: Tensor | ArrayLi
   paddingIndex(op, vocab, o.paddingIdx);
   const ix = prepareIndices(rt, op, vocab, indices, o.indicesShape);
   const y = rt.empty([...ix.t.shape, dim]);
+  // D % 4 == 0: forward4 copies vec4s of the row (params.dim counts vec4s; see embedding.wgsl).
+  const w = dim % 4 === 0 ? 4 : 1;
   rt.dispatch({
-    kernel: { name: 'embedding_forward', code: embeddingSrc, entryPoint: 'forward', constants: { WG } },
-    params: [ix.t.size, vocab, dim, i32(-1), f32(NaN)],
+    kernel: { name: w === 4 ? 'embedding_forward_vec4' : 'embedding_forward', code: embeddingSrc, entryPoint: w === 4 ? 'forward4' : 'forward', constants: { WG } },
+    params: [ix.t.size, vocab, dim / w, i32(-1), f32(NaN)],
     bindings: [ix.t, y, weight],
-    workgroups: rt.grid(ix.t.size * dim, WG),
+    workgroups: rt.grid((ix.t.size * dim) / w, WG),
   });
   if (ix.owned) ix.t.dispose();
   return y;
