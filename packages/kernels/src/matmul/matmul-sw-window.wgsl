@@ -9,15 +9,16 @@
 //     two 64 KiB windows bound as uniform buffers: window A holds columns
 //     [col_base, col_base + cw) and window B the next [col_base + cw, col_base + cw + cw2).
 //     The wrapper dispatches once per pair of windows.
-//   - Each workgroup is one subgroup of 8 lanes and computes 16 rows of C for a 16-column
+//   - Each workgroup is one subgroup of 8 lanes and computes 24 rows of C for a 16-column
 //     tile of each window: lane l owns tile columns l and l + 8 of window A and the same two
-//     of window B, all 16 rows (16 vec4 accumulators, .xy from A, .zw from B).
+//     of window B, all 24 rows (24 vec4 accumulators, .xy from A, .zw from B).
 //   - A rows are loaded cooperatively, one vec4 (4 consecutive k) per lane per 8 rows, and
 //     every lane gets each row's value with subgroupBroadcast: a row value is loaded once per
 //     subgroup instead of once per lane, and each broadcast feeds a vec4 multiply-add (four
 //     columns). Against one window per dispatch and two columns per lane (vec2), measured on
-//     lavapipe at 1024³: 112-133 ms of GPU time against 124-153 ms, the same bits.
-//
+//     lavapipe at 1024³: 112-133 ms of GPU time against 124-153 ms, the same bits. 24 rows
+//     against 16 (each Bᵀ gather then feeds 24 multiply-adds instead of 16), three processes:
+//     99.5-108.6 ms against 117.6-124.5; 8 rows took 150 ms and 32 rows 166 ms.
 // A is row-major [m, k] with rows `k4a` vec4s apart (K % 4 == 0, or packed with zeros past K),
 // where m folds any batch of A when B is shared. C is row-major [m, n]; this dispatch writes
 // columns [col_base, col_base + cw + cw2).
@@ -48,7 +49,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<uniform> bw2: array<vec4<f32>, 4096>;
 
-const TM: u32 = 16u;
+const TM: u32 = 24u;
 const TN: u32 = 16u;
 
 @compute @workgroup_size(8)
@@ -56,10 +57,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let m = params.m;
   let row0 = wg.y * TM;
   let lcol0 = wg.x * TN;
-  // Lane l loads rows row0 + l and row0 + 8 + l of A. Rows past m are clamped (loaded but
-  // never stored), so no load needs a bounds test inside the loop.
+  // Lane l loads rows row0 + l, row0 + 8 + l and row0 + 16 + l of A. Rows past m are clamped
+  // (loaded but never stored), so no load needs a bounds test inside the loop.
   let arow0 = min(row0 + lid, m - 1u) * params.k4a;
   let arow1 = min(row0 + 8u + lid, m - 1u) * params.k4a;
+  let arow2 = min(row0 + 16u + lid, m - 1u) * params.k4a;
   // Lane l owns columns lcol0 + l and lcol0 + 8 + l of each window (clamped the same way;
   // window B's clamp keeps an empty window B at its column 0).
   let bcol0 = min(lcol0 + lid, params.cw - 1u) * params.kp4;
@@ -70,10 +72,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
   // acc[r] holds row row0 + r for the lane's four columns: .x, .y window A columns
   // lcol0 + l, lcol0 + 8 + l; .z, .w the same columns of window B.
-  var acc: array<vec4<f32>, 16>;
+  var acc: array<vec4<f32>, 24>;
   for (var k4 = 0u; k4 < params.k4; k4++) {
     let av0 = a[arow0 + k4];
     let av1 = a[arow1 + k4];
+    let av2 = a[arow2 + k4];
     let bv0 = bw[bcol0 + k4];
     let bv1 = bw[bcol1 + k4];
     let bv2 = bw2[bcol2 + k4];
@@ -82,7 +85,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     // constant and the accumulators stay in registers.
     for (var u = 0u; u < 4u; u++) {
       let b4 = vec4(bv0[u], bv1[u], bv2[u], bv3[u]);
-      // Row r's value for step u sits in lane r of av0 (r < 8) or of av1 (r >= 8).
+      // Row r's value for step u sits in lane r % 8 of av0 (r < 8), av1 (r < 16) or av2.
       acc[0] = fma(vec4(subgroupBroadcast(av0[u], 0u)), b4, acc[0]);
       acc[1] = fma(vec4(subgroupBroadcast(av0[u], 1u)), b4, acc[1]);
       acc[2] = fma(vec4(subgroupBroadcast(av0[u], 2u)), b4, acc[2]);
@@ -99,6 +102,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       acc[13] = fma(vec4(subgroupBroadcast(av1[u], 5u)), b4, acc[13]);
       acc[14] = fma(vec4(subgroupBroadcast(av1[u], 6u)), b4, acc[14]);
       acc[15] = fma(vec4(subgroupBroadcast(av1[u], 7u)), b4, acc[15]);
+      acc[16] = fma(vec4(subgroupBroadcast(av2[u], 0u)), b4, acc[16]);
+      acc[17] = fma(vec4(subgroupBroadcast(av2[u], 1u)), b4, acc[17]);
+      acc[18] = fma(vec4(subgroupBroadcast(av2[u], 2u)), b4, acc[18]);
+      acc[19] = fma(vec4(subgroupBroadcast(av2[u], 3u)), b4, acc[19]);
+      acc[20] = fma(vec4(subgroupBroadcast(av2[u], 4u)), b4, acc[20]);
+      acc[21] = fma(vec4(subgroupBroadcast(av2[u], 5u)), b4, acc[21]);
+      acc[22] = fma(vec4(subgroupBroadcast(av2[u], 6u)), b4, acc[22]);
+      acc[23] = fma(vec4(subgroupBroadcast(av2[u], 7u)), b4, acc[23]);
     }
   }
 

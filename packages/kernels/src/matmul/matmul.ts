@@ -42,6 +42,8 @@ export interface MatmulOptions {
 const WINDOW_FLOATS = 16384;
 /** Output tile of the software kernels (rows x columns per 8-lane workgroup). */
 const SW_TILE = 16;
+/** Rows of C per workgroup of the windowed kernel (TM in matmul-sw-window.wgsl). */
+const SW_WINDOW_ROWS = 24;
 const TILED_TILE = 64;
 const SIMPLE_TILE = 16;
 const PACK_WG = 64;
@@ -289,7 +291,7 @@ function windowed(rt: Runtime, a: Tensor, b: Tensor, c: Tensor, o: MatmulOptions
       kernel: { name: 'matmul_sw_window', code: swWindowSrc, constants },
       params: [rows, n, Math.ceil(k / 4), k4a, w.kp / 4, j0, cw, cw2],
       bindings: [av, view, c, o.bias ?? rt.placeholder, view2],
-      workgroups: [Math.ceil(cw / SW_TILE), Math.ceil(rows / SW_TILE), 1],
+      workgroups: [Math.ceil(cw / SW_TILE), Math.ceil(rows / SW_WINDOW_ROWS), 1],
     });
     view.dispose();
     if (view2 !== view) view2.dispose();
