@@ -1,8 +1,9 @@
 /**
  * The shape of a shader-level benchmark. Each op folder exports `benches: BenchSpec[]` from
- * `<op>.bench.ts`; `src/bench/run.ts` times them (timestamp queries where the adapter has
- * them, else submit + onSubmittedWorkDone), warm-up then the median of repeats, next to the
- * same operation in @tensorflow/tfjs-backend-webgpu on the same Dawn adapter.
+ * `<op>.bench.ts`; `src/bench/run.ts` times them (wall: submit to onSubmittedWorkDone, as for
+ * the peer; GPU time: timestamp queries in separate runs where the adapter has them), warm-up
+ * then the median of repeats, next to the same operation in @tensorflow/tfjs-backend-webgpu
+ * on the same Dawn adapter.
  */
 import type { Runtime } from '@crnn/core';
 

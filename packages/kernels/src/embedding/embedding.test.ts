@@ -26,6 +26,8 @@ describe('embedding', () => {
       [40, 256, [8, 10], 0],
       [7, 5, [3, 2, 4], -1], // 24 lookups into 7 rows: many repeats
       [1000, 8, [2000], 3],
+      [6, 4, [16385], undefined], // D % 4 == 0 but past the 16384 indices of the uniform copy: scalar backward
+      [5, 4, [7], undefined], // a partial last vec4 of indices in the uniform copy
       [3, 70, [], undefined], // a scalar index -> [D]
     ];
     for (const [vocab, dim, shape, pad] of cases) {
@@ -68,6 +70,18 @@ describe('embedding', () => {
     expect(same).toBe(acc);
     const want = embeddingBackwardRef(dy, idx, vocab, dim, 1).map((v) => v + 2);
     assertClose(await rt.read(acc), want, { rtol: 1e-5, atol: 1e-5 }, 'accumulate');
+  });
+
+  it('backward reads only the n indices of its uniform copy, not what a previous call left there', async () => {
+    const dim = 4;
+    // Eight indices of row 1 fill the (pooled, reused) copy; then five of row 0: entries 5-7
+    // may still hold 1 and must not count. (Where out-of-range storage reads return 0, as on
+    // lavapipe, a stale match adds nothing; where they clamp to the last element, it would.)
+    const first = embeddingBackward(rt, rt.upload(new Float32Array(8 * dim).fill(1), [8, dim]), new Array(8).fill(1), 3);
+    await rt.read(first);
+    first.dispose();
+    const dw = await rt.read(embeddingBackward(rt, rt.upload(new Float32Array(5 * dim).fill(1), [5, dim]), [0, 0, 0, 0, 0], 3));
+    expect(Array.from(dw)).toEqual([5, 5, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0]);
   });
 
   it('backward matches finite differences (reference and GPU)', async () => {

@@ -1,8 +1,10 @@
-import { f32, i32, OpInputError, type Runtime, type Tensor } from '@crnn/core';
+import { BufferUsage, f32, i32, OpInputError, Tensor, type Runtime } from '@crnn/core';
 import { expectDType, expectPositiveInts, expectRank, expectShape, isTensor } from '../validate.js';
 import embeddingSrc from './embedding.wgsl.js';
 
 const WG = 64;
+/** Indices that fit backward4's 64 KiB uniform copy (array<vec4<i32>, 4096>). */
+const UNIFORM_INDICES = 16384;
 
 export interface EmbeddingOptions {
   /** A row that receives no gradient (its lookups still return the row). Negative counts from V. */
@@ -118,8 +120,19 @@ export function embeddingBackward(
     throw e;
   }
   const dw = o.accumulate ?? rt.empty([numEmbeddings, dim]);
-  // D % 4 == 0: backward4 sums vec4s of the row (params.dim counts vec4s; see embedding.wgsl).
-  const w = dim % 4 === 0 ? 4 : 1;
+  // D % 4 == 0 and the indices fit 64 KiB: backward4 sums vec4s of the row (params.dim counts
+  // vec4s) and reads the indices from a uniform copy (see embedding.wgsl).
+  const n = ix.t.size;
+  const w = dim % 4 === 0 && n > 0 && n <= UNIFORM_INDICES ? 4 : 1;
+  let idx = ix.t;
+  if (w === 4) {
+    const usage = BufferUsage.STORAGE | BufferUsage.UNIFORM | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+    const window = new Tensor(rt, rt.pool.acquire(UNIFORM_INDICES * 4, usage, 'embedding-indices'), [UNIFORM_INDICES], 'i32');
+    const head = window.view([n], 0);
+    rt.copy(ix.t, head);
+    head.dispose();
+    idx = window;
+  }
   rt.dispatch({
     kernel: {
       name: w === 4 ? 'embedding_backward_vec4' : 'embedding_backward',
@@ -127,10 +140,11 @@ export function embeddingBackward(
       entryPoint: w === 4 ? 'backward4' : 'backward',
       constants: { WG, HAS_PAD: pad === null ? 0 : 1, ACCUMULATE: o.accumulate ? 1 : 0 },
     },
-    params: [ix.t.size, numEmbeddings, dim / w, i32(pad ?? -1), f32(NaN)],
-    bindings: [ix.t, dw, dy],
+    params: [n, numEmbeddings, dim / w, i32(pad ?? -1), f32(NaN)],
+    bindings: [idx, dw, dy],
     workgroups: rt.grid((numEmbeddings * dim) / w, WG),
   });
+  if (idx !== ix.t) idx.dispose();
   if (ix.owned) ix.t.dispose();
   return dw;
 }
