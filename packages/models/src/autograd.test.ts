@@ -21,6 +21,28 @@ function refLoss(x: Float64Array, w1: Float64Array, b1: Float64Array, w2: Float6
 }
 
 describe('autograd tape', () => {
+  it('max pooling keeps no argmax when there is no gradient to take (eval), with the same values', async () => {
+    const data = Float32Array.from({ length: 32 }, (_, i) => ((i * 7) % 11) - 5);
+    const opts = { kernel: 2 };
+    void rt.placeholder; // created once per runtime, on first use (eval binds it for the argmax)
+    const train = new Tape(rt);
+    const x1 = new Param(rt.upload(data, [1, 2, 4, 4]), 'x');
+    const before = rt.pool.counters.bytesLive;
+    const y1 = F.maxPool2d(train, x1, opts);
+    const grewTrain = rt.pool.counters.bytesLive - before;
+    const evalTape = new Tape(rt, false, false);
+    const x2 = evalTape.constant(rt.upload(data, [1, 2, 4, 4]));
+    const mid = rt.pool.counters.bytesLive;
+    const y2 = F.maxPool2d(evalTape, x2, opts);
+    const grewEval = rt.pool.counters.bytesLive - mid;
+    // Training keeps y and the i32 argmax of the same size for the backward pass; eval only y.
+    expect(grewEval).toBeGreaterThan(0);
+    expect(grewTrain).toBe(2 * grewEval);
+    expect(Array.from(await rt.read(y2.value))).toEqual(Array.from(await rt.read(y1.value)));
+    train.dispose();
+    evalTape.dispose();
+  });
+
   it('computes every parameter gradient of a small network (vs finite differences of the float64 reference)', async () => {
     const rng = new Rng(30);
     const x = asF32(randomArray(rng, N * I));

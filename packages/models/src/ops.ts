@@ -57,6 +57,8 @@ export function concat(t: Tape, xs: Var[], axis: number): Var {
 }
 
 export function maxPool2d(t: Tape, x: Var, opts: K.MaxPool2dOptions): Var {
+  // Without a gradient to take (eval, predict) the argmax is not needed: y alone.
+  if (!t.grad || !x.requiresGrad) return t.op1([x], K.maxPool2dValues(t.rt, x.value, opts), () => [null]);
   const { y, argmax } = K.maxPool2d(t.rt, x.value, opts);
   t.own(argmax);
   return t.op1([x], y, (g) => [K.maxPool2dBackward(t.rt, g, argmax, x.value.shape, opts)]);

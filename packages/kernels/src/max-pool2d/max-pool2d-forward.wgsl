@@ -15,6 +15,8 @@
 // loads is the cost. A third, `rows`, serves every unpadded window with a 2-D grid and the
 // window size as overrides. Same comparisons in the same order, so the same bits as `main`.
 override WG: u32 = 64;
+// 0: y only (inference, `maxPool2dValues`); binding 3 is then a placeholder never written.
+override ARGMAX: u32 = 1;
 override OPT: u32 = 4; // outputs per invocation along a row
 
 struct Params {
@@ -94,7 +96,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       }
     }
     y[obase + ow] = best;
-    argmax[obase + ow] = best_idx;
+    if (ARGMAX == 1u) { argmax[obase + ow] = best_idx; }
   }
 }
 
@@ -135,7 +137,7 @@ fn pairs(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
       }
     }
     y[obase + ow] = best;
-    argmax[obase + ow] = best_idx;
+    if (ARGMAX == 1u) { argmax[obase + ow] = best_idx; }
   }
 }
 
@@ -179,7 +181,7 @@ fn columns4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
   // Output row (plane, oh) starts at (plane * ho + oh) * W, a multiple of 4.
   let o = (plane * params.ho + oh) * w4 + v;
   y4[o] = best;
-  argmax4[o] = best_idx;
+  if (ARGMAX == 1u) { argmax4[o] = best_idx; }
 }
 
 // `rows`: any window and stride without padding (ph = pw = 0), so every window lies inside
@@ -224,6 +226,6 @@ fn rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       }
     }
     y[obase + c] = best;
-    argmax[obase + c] = best_idx;
+    if (ARGMAX == 1u) { argmax[obase + c] = best_idx; }
   }
 }

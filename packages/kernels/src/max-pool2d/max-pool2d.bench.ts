@@ -1,6 +1,6 @@
 import { Rng, type Runtime } from '@crnn/core';
 import type { BenchSpec, Tf } from '../bench/types.js';
-import { maxPool2d, maxPool2dBackward, poolGeometry, type MaxPool2dOptions } from './max-pool2d.js';
+import { maxPool2d, maxPool2dBackward, maxPool2dValues, poolGeometry, type MaxPool2dOptions } from './max-pool2d.js';
 
 // The CRNN's pools at batch 8 on 32x100 images.
 const SHAPES: Array<[number[], MaxPool2dOptions]> = [
@@ -50,6 +50,36 @@ export const benches: BenchSpec[] = SHAPES.flatMap(([shape, opts]): BenchSpec[] 
           dispose() {
             out?.y.dispose();
             out?.argmax.dispose();
+            x.dispose();
+          },
+        };
+      },
+      // The same two outputs in tfjs: the values and the flat argmax (its MaxPoolWithArgmax
+      // kernel; indexes within the plane, as ours).
+      peer(tf: Tf) {
+        const a = tfArgs(shape, opts);
+        const x = tf.randomUniform(a.nhwc, -1, 1);
+        return {
+          run: () => tf.maxPoolWithArgmax(x, a.k, a.s, 'valid', false),
+          dispose: () => x.dispose(),
+        };
+      },
+    },
+    {
+      // Inference: y alone (maxPool2dValues), against tfjs's maxPool.
+      kernel: 'max_pool2d_forward_values',
+      shape: label(shape, opts),
+      bytes: inBytes + 4 * outCount, // read x, write y
+      setup(rt) {
+        const x = randomInput(rt, shape, 1);
+        let y: { dispose(): void } | null = null;
+        return {
+          run() {
+            y?.dispose();
+            y = maxPool2dValues(rt, x, opts);
+          },
+          dispose() {
+            y?.dispose();
             x.dispose();
           },
         };

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCase, runCase } from '../golden/golden.js';
 import { asF32, assertClose, dot, finiteDiff, randomArray } from '../testing.js';
 import { maxPool2dGolden } from './max-pool2d.golden.js';
-import { forwardVariant, maxPool2d, maxPool2dBackward, poolGeometry, type MaxPool2dOptions } from './max-pool2d.js';
+import { forwardVariant, maxPool2d, maxPool2dBackward, maxPool2dValues, poolGeometry, type MaxPool2dOptions } from './max-pool2d.js';
 import { maxPool2dBackwardRef, maxPool2dRef } from './max-pool2d.ref.js';
 
 let rt: Runtime;
@@ -57,9 +57,11 @@ async function runBoth(x: Float64Array, shape: number[], opts: MaxPool2dOptions,
   // forgets to write shows up instead of reading as a fresh buffer's zero.
   rt.upload(new Float32Array(x.length).fill(NaN), shape).dispose();
   const tdx = maxPool2dBackward(rt, tdy, argmax, shape, opts);
-  const [hy, ha, hdx] = await rt.readMany([y, argmax, tdx]);
-  for (const t of [tx, y, argmax, tdy, tdx]) t.dispose();
-  return { y: hy!, argmax: ha!, dx: hdx! };
+  // The inference forward (no argmax) through the same kernel variant.
+  const yv = maxPool2dValues(rt, tx, opts);
+  const [hy, ha, hdx, hyv] = await rt.readMany([y, argmax, tdx, yv]);
+  for (const t of [tx, y, argmax, tdy, tdx, yv]) t.dispose();
+  return { y: hy!, argmax: ha!, dx: hdx!, values: hyv! };
 }
 
 describe('max_pool2d', () => {
@@ -73,6 +75,8 @@ describe('max_pool2d', () => {
       const ref = maxPool2dRef(x, g);
       const label = `[${shape}] ${JSON.stringify(opts)}`;
       assertClose(got.y, ref.y, TOL, `y ${label}`);
+      // Same kernel without the argmax stores: the same bits.
+      assertClose(got.values, got.y, { rtol: 0, atol: 0 }, `maxPool2dValues ${label}`);
       assertClose(got.argmax, ref.argmax, { rtol: 0, atol: 0 }, `argmax ${label}`);
       assertClose(got.dx, maxPool2dBackwardRef(dy, ref.argmax, g), TOL, `dx ${label}`);
     }
@@ -188,6 +192,8 @@ describe('max_pool2d', () => {
     const got82 = await runBoth(x, [1, 1, 8, 2], { kernel: [2, 1] }, Float64Array.from({ length: 8 }, (_, i) => i));
     assertClose(got82.argmax, maxPool2dRef(x, g82).argmax, { rtol: 0, atol: 0 }, 'NaN argmax (rows)');
     expect(Array.from(got82.y, (v) => Number.isNaN(v))).toEqual([true, false, true, true, false, false, false, false]);
+    // The inference forward propagates NaN the same way in each of these kernels.
+    for (const r of [got, got21, got82]) expect(Array.from(r.values, (v) => Number.isNaN(v))).toEqual(Array.from(r.y, (v) => Number.isNaN(v)));
     // A NaN upstream gradient reaches only its argmax position.
     const got2 = await runBoth(Float64Array.from({ length: 16 }, (_, i) => i), shape, { kernel: 2 }, Float64Array.from([NaN, 1, 1, 1]));
     expect(Number.isNaN(got2.dx[5]!)).toBe(true);

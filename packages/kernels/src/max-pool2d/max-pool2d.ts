@@ -91,6 +91,19 @@ const ROWS_WHOLE_MIN = 512;
  * maximum within its input plane. A NaN in a window makes that output NaN.
  */
 export function maxPool2d(rt: Runtime, x: Tensor, opts: MaxPool2dOptions): { y: Tensor; argmax: Tensor } {
+  const { y, argmax } = poolForward(rt, x, opts, true);
+  return { y, argmax: argmax! };
+}
+
+/**
+ * y alone (inference, PyTorch's `return_indices=False`): the same values as `maxPool2d`,
+ * without writing the argmax that only the backward pass needs.
+ */
+export function maxPool2dValues(rt: Runtime, x: Tensor, opts: MaxPool2dOptions): Tensor {
+  return poolForward(rt, x, opts, false).y;
+}
+
+function poolForward(rt: Runtime, x: Tensor, opts: MaxPool2dOptions, withArgmax: boolean): { y: Tensor; argmax: Tensor | null } {
   const op = 'max_pool2d';
   expectRank(op, 'x', x, 4);
   expectDType(op, 'x', x, 'f32');
@@ -99,7 +112,11 @@ export function maxPool2d(rt: Runtime, x: Tensor, opts: MaxPool2dOptions): { y: 
   if (g.h * g.w > 0x7fffffff) throw new OpInputError(op, 'a plane of at most 2^31 - 1 elements (i32 argmax)', `${g.h * g.w}`);
   const outShape = [g.n, g.c, g.ho, g.wo];
   const y = rt.empty(outShape);
-  const argmax = rt.empty(outShape, 'i32');
+  const argmax = withArgmax ? rt.empty(outShape, 'i32') : null;
+  const am = argmax ?? rt.placeholder;
+  const ARGMAX = withArgmax ? 1 : 0;
+  // Kernel names carry the mode so that profiles and wait keys tell the two apart.
+  const tag = withArgmax ? '' : '_values';
   const variant = forwardVariant(g);
   if (variant === 'rows') {
     // x: blocks of output columns; y (folded into z past the limit): output rows. On a
@@ -113,9 +130,9 @@ export function maxPool2d(rt: Runtime, x: Tensor, opts: MaxPool2dOptions): { y: 
     const gy = Math.ceil(rows / ry);
     const gz = Math.ceil(gy / rt.device.limits.maxComputeWorkgroupsPerDimension);
     rt.dispatch({
-      kernel: { name: 'max_pool2d_forward_rows', code: forwardSrc, entryPoint: 'rows', constants: { KH: g.kh, KW: g.kw, RX: rx, RY: ry } },
+      kernel: { name: `max_pool2d_forward_rows${tag}`, code: forwardSrc, entryPoint: 'rows', constants: { KH: g.kh, KW: g.kw, RX: rx, RY: ry, ARGMAX } },
       params: geomParams(g, rows, block),
-      bindings: [x, y, argmax],
+      bindings: [x, y, am],
       workgroups: [Math.ceil(Math.ceil(g.wo / block) / rx), Math.ceil(gy / gz), gz],
     });
     return { y, argmax };
@@ -125,13 +142,13 @@ export function maxPool2d(rt: Runtime, x: Tensor, opts: MaxPool2dOptions): { y: 
   const invocations = g.n * g.c * g.ho * (variant === 'columns4' ? g.w / 4 : blocks(g));
   rt.dispatch({
     kernel: {
-      name: variant === 'generic' ? 'max_pool2d_forward' : `max_pool2d_forward_${variant}`,
+      name: (variant === 'generic' ? 'max_pool2d_forward' : `max_pool2d_forward_${variant}`) + tag,
       code: forwardSrc,
       entryPoint: variant === 'generic' ? 'main' : variant,
-      constants: variant === 'columns4' ? { WG } : { WG, OPT },
+      constants: variant === 'columns4' ? { WG, ARGMAX } : { WG, OPT, ARGMAX },
     },
     params: geomParams(g, invocations),
-    bindings: [x, y, argmax],
+    bindings: [x, y, am],
     workgroups: rt.grid(invocations, WG),
   });
   return { y, argmax };
