@@ -61,6 +61,18 @@ describe('unary', () => {
       }
     }
   });
+
+  it('tanh at the edges: infinities, large and tiny values, signed zeros (scalar and vec4 kernels)', async () => {
+    const edge = [-Infinity, -20, -9, -1e-4, -1e-30, -0, 0, 1e-30, 1e-7, 1e-4, 0.5, 9, 20, Infinity, 3.5, -3.5];
+    for (const n of [15, 16]) {
+      const x = Float32Array.from(edge.slice(0, n));
+      const y = await rt.read(unary(rt, 'tanh', rt.upload(x, [n])));
+      assertClose(y, Float64Array.from(x, Math.tanh), { rtol: 1e-5, atol: 1e-6 }, `tanh edges n=${n}`);
+      expect(Object.is(y[5], -0), `tanh(-0) keeps the sign, n=${n}`).toBe(true);
+      expect(Object.is(y[6], 0), `tanh(+0), n=${n}`).toBe(true);
+      expect([y[0], y[13]], `tanh(-inf), tanh(inf), n=${n}`).toEqual([-1, 1]);
+    }
+  });
 });
 
 describe('binary', () => {
