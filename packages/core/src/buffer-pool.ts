@@ -44,6 +44,8 @@ export function sizeClass(bytes: number): number {
 }
 
 export const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+/** Storage that may also be bound as a uniform buffer (see Runtime.emptyUniform). */
+export const UNIFORM_STORAGE_USAGE = STORAGE_USAGE | BufferUsage.UNIFORM;
 
 export class BufferPool {
   private free = new Map<string, Storage[]>();

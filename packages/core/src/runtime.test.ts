@@ -4,6 +4,7 @@ import broken from './fixtures/broken.wgsl.js';
 import { DeviceLostError, KernelCompileError, KernelValidationError, OpInputError } from './errors.js';
 import { f32, Runtime, type Kernel } from './runtime.js';
 import type { Tensor } from './tensor.js';
+import { BufferUsage } from './usage.js';
 
 const ADD: Kernel = { name: 'add_scalar', code: addScalar, constants: { WG: 64 } };
 
@@ -52,6 +53,18 @@ describe('runtime', () => {
     expect(after.submits - before.submits).toBe(1);
     expect(after.dispatches - before.dispatches).toBe(10);
     x.dispose();
+  });
+
+  it('emptyUniform gives storage that may also be bound as a uniform buffer, pooled apart', async () => {
+    const u = rt.emptyUniform([16384], 'i32');
+    expect([u.shape, u.dtype]).toEqual([[16384], 'i32']);
+    expect(u.buffer.usage & BufferUsage.UNIFORM).toBe(BufferUsage.UNIFORM);
+    expect(u.buffer.usage & BufferUsage.STORAGE).toBe(BufferUsage.STORAGE);
+    const plain = rt.empty([16384], 'i32');
+    expect(plain.buffer.usage & BufferUsage.UNIFORM).toBe(0);
+    u.dispose();
+    plain.dispose();
+    expect(() => rt.emptyUniform([-1])).toThrow(OpInputError);
   });
 
   it('folds a large 1-D grid into 2-D', async () => {

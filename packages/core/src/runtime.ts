@@ -1,4 +1,4 @@
-import { BufferPool, STORAGE_USAGE, type Storage, type PoolCounters } from './buffer-pool.js';
+import { BufferPool, STORAGE_USAGE, UNIFORM_STORAGE_USAGE, type Storage, type PoolCounters } from './buffer-pool.js';
 import { getDevice, type DeviceInfo, type DeviceOptions } from './device.js';
 import { DTYPE_BYTES, f16BitsToF32, f32ToF16Bits, hostArrayFor, type DType, type HostArray } from './dtype.js';
 import { DeviceLostError, KernelCompileError, KernelValidationError, OpInputError, type CrnnError } from './errors.js';
@@ -50,6 +50,15 @@ export interface RuntimeStats extends PoolCounters {
 interface CompiledKernel {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
+  /** FNV-1a of the kernel's name, mixed into the wait key by every dispatch of it. */
+  nameHash: number;
+}
+
+/** One WGSL source: its module and the pipelines built from it. */
+interface CompiledSource {
+  module: GPUShaderModule;
+  /** By name, entry point and constants. */
+  kernels: Map<string, CompiledKernel>;
 }
 
 const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we target
@@ -75,8 +84,7 @@ export class Runtime implements StorageOwner {
    * rehash kilobytes of WGSL; the bind group layout is kept with the pipeline for the same
    * reason (`getBindGroupLayout` makes a new wrapper per call).
    */
-  private readonly pipelines = new Map<string, Map<string, CompiledKernel>>();
-  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly sources = new Map<string, CompiledSource>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pendingKernels: string[] = [];
@@ -101,7 +109,6 @@ export class Runtime implements StorageOwner {
    * 2x2 conv after a 3x3 one) must not inherit its estimate and oversleep.
    */
   private workHash = FNV_OFFSET;
-  private readonly nameHashes = new Map<string, number>();
 
   private constructor(readonly info: DeviceInfo) {
     this.device = info.device;
@@ -129,7 +136,7 @@ export class Runtime implements StorageOwner {
 
   stats(): RuntimeStats {
     let pipelines = 0;
-    for (const m of this.pipelines.values()) pipelines += m.size;
+    for (const src of this.sources.values()) pipelines += src.kernels.size;
     return { ...this.pool.counters, ...this.counts, pipelines };
   }
 
@@ -160,6 +167,17 @@ export class Runtime implements StorageOwner {
   empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
     checkShape('empty', shape);
     const s = this.pool.acquire(shapeSize(shape) * DTYPE_BYTES[dtype]);
+    return new Tensor(this, s, [...shape], dtype);
+  }
+
+  /**
+   * As `empty`, in a buffer that may also be bound as a uniform buffer: kernels for software
+   * adapters read operands through 64 KiB uniform windows of it (a uniform read with a varying
+   * index is a branch-free gather on lavapipe, a storage read runs lane by lane).
+   */
+  emptyUniform(shape: readonly number[], dtype: DType = 'f32', label?: string): Tensor {
+    checkShape('emptyUniform', shape);
+    const s = this.pool.acquire(shapeSize(shape) * DTYPE_BYTES[dtype], UNIFORM_STORAGE_USAGE, label);
     return new Tensor(this, s, [...shape], dtype);
   }
 
@@ -293,32 +311,33 @@ export class Runtime implements StorageOwner {
 
   private compiled(k: Kernel): CompiledKernel {
     const key = `${k.name}\u0000${k.entryPoint ?? 'main'}\u0000${k.constants ? JSON.stringify(k.constants) : ''}`;
-    let bySource = this.pipelines.get(k.code);
-    const hit = bySource?.get(key);
+    const hit = this.sources.get(k.code)?.kernels.get(key);
     if (hit) return hit;
-    if (!bySource) this.pipelines.set(k.code, (bySource = new Map()));
-    const cache = bySource;
     this.device.pushErrorScope('validation');
-    let module = this.modules.get(k.code);
-    if (!module) {
-      module = this.device.createShaderModule({ label: k.name, code: k.code });
-      this.modules.set(k.code, module);
+    let found = this.sources.get(k.code);
+    if (!found) {
+      found = { module: this.device.createShaderModule({ label: k.name, code: k.code }), kernels: new Map() };
+      this.sources.set(k.code, found);
     }
+    const src = found;
+    const { module, kernels } = src;
     const pipeline = this.device.createComputePipeline({
       label: k.name,
       layout: 'auto',
       compute: { module, entryPoint: k.entryPoint ?? 'main', ...(k.constants ? { constants: k.constants } : {}) },
     });
-    // Inside the scope: on a pipeline that failed to compile this is one more error of it.
-    const c: CompiledKernel = { pipeline, layout: pipeline.getBindGroupLayout(0) };
-    const mod = module;
+    let nameHash = FNV_OFFSET;
+    for (let i = 0; i < k.name.length; i++) nameHash = fnvMix(nameHash, k.name.charCodeAt(i));
+    // The layout inside the scope: on a pipeline that failed to compile it is one more error of it.
+    const c: CompiledKernel = { pipeline, layout: pipeline.getBindGroupLayout(0), nameHash };
     const check = this.device.popErrorScope().then(async (err) => {
       if (!err) return null;
-      cache.delete(key);
-      this.modules.delete(k.code);
+      // The next use compiles again (and reports again); the module goes with its last pipeline.
+      kernels.delete(key);
+      if (kernels.size === 0 && this.sources.get(k.code) === src) this.sources.delete(k.code);
       let detail = err.message;
       try {
-        const info = await mod.getCompilationInfo();
+        const info = await module.getCompilationInfo();
         const msgs = info.messages.filter((m) => m.type === 'error').map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message}`);
         if (msgs.length) detail = msgs.join('; ');
       } catch {
@@ -327,7 +346,7 @@ export class Runtime implements StorageOwner {
       return new KernelCompileError(k.name, detail);
     });
     this.checks.push(check);
-    cache.set(key, c);
+    kernels.set(key, c);
     return c;
   }
 
@@ -340,7 +359,7 @@ export class Runtime implements StorageOwner {
   /** Records one dispatch. Nothing runs until a read, `flush()` or `sync()`. */
   dispatch(a: DispatchArgs): void {
     this.assertUsable();
-    const { pipeline, layout } = this.compiled(a.kernel);
+    const { pipeline, layout, nameHash } = this.compiled(a.kernel);
     this.recording();
     const entries: GPUBindGroupEntry[] = [];
     if (a.params && a.params.length > 0) entries.push({ binding: 0, resource: this.writeParams(a.kernel.name, a.params) });
@@ -367,13 +386,7 @@ export class Runtime implements StorageOwner {
     pass.dispatchWorkgroups(wg[0]!, wg[1]!, wg[2]!);
     this.pendingKernels.push(a.kernel.name);
     this.counts.dispatches++;
-    let nh = this.nameHashes.get(a.kernel.name);
-    if (nh === undefined) {
-      nh = FNV_OFFSET;
-      for (let i = 0; i < a.kernel.name.length; i++) nh = fnvMix(nh, a.kernel.name.charCodeAt(i));
-      this.nameHashes.set(a.kernel.name, nh);
-    }
-    this.workHash = fnvMix(fnvMix(fnvMix(fnvMix(this.workHash, nh), wg[0]!), wg[1]!), wg[2]!);
+    this.workHash = fnvMix(fnvMix(fnvMix(fnvMix(this.workHash, nameHash), wg[0]!), wg[1]!), wg[2]!);
   }
 
   /**

@@ -24,14 +24,21 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-// tanh from one exp: (1 - e) / (1 + e) with e = exp(-2|v|), given v's sign bit (so -0.0,
-// and NaN stays NaN). lavapipe's own tanh took 3.4-3.9 ms on [8, 64, 32, 100] against 2.9-3.1
-// for this (vec4, median of 15, two rounds). Near 0 the absolute error is ~1e-7, as it is
-// for Mesa's lowering of tanh (a difference of exponentials); the tests' tolerance is 1e-6.
+// tanh1 / tanh4: tanh from one exp, (1 - e) / (1 + e) with e = exp(-2|v|), given v's sign
+// bit (so -0.0, and NaN stays NaN). lavapipe's own tanh took 3.4-3.9 ms on [8, 64, 32, 100]
+// against 2.9-3.1 for this (vec4, median of 15, two rounds). Near 0 the absolute error is
+// ~1e-7, as it is for Mesa's lowering of tanh (a difference of exponentials); the tests'
+// tolerance is 1e-6.
 fn tanh1(v: f32) -> f32 {
   let e = exp(-2.0 * abs(v));
   let t = (1.0 - e) / (1.0 + e);
   return bitcast<f32>(bitcast<u32>(t) | (bitcast<u32>(v) & 0x80000000u));
+}
+
+fn tanh4(v: vec4<f32>) -> vec4<f32> {
+  let e = exp(-2.0 * abs(v));
+  let t = (1.0 - e) / (1.0 + e);
+  return bitcast<vec4<f32>>(bitcast<vec4<u32>>(t) | (bitcast<vec4<u32>>(v) & vec4(0x80000000u)));
 }
 
 fn sigmoid(v: f32) -> f32 {
@@ -89,11 +96,7 @@ fn apply4(v: vec4<f32>) -> vec4<f32> {
   let z = vec4(0.0);
   switch OP {
     case 0u: { return select(select(z, v, v > z), v, is_nan4(v)); }
-    case 1u: {
-      let e = exp(-2.0 * abs(v));
-      let t = (1.0 - e) / (1.0 + e);
-      return bitcast<vec4<f32>>(bitcast<vec4<u32>>(t) | (bitcast<vec4<u32>>(v) & vec4(0x80000000u)));
-    }
+    case 1u: { return tanh4(v); }
     case 2u: {
       // e = exp(-|v|) is exp(-v) for v >= 0 and exp(v) below: sigmoid()'s two branches.
       let e = exp(-abs(v));

@@ -1,4 +1,4 @@
-import { BufferUsage, f32, i32, OpInputError, Tensor, type Runtime } from '@crnn/core';
+import { f32, i32, OpInputError, type Runtime, type Tensor } from '@crnn/core';
 import { expectDType, expectPositiveInts, expectRank, expectShape, isTensor } from '../validate.js';
 import embeddingSrc from './embedding.wgsl.js';
 
@@ -126,8 +126,7 @@ export function embeddingBackward(
   const w = dim % 4 === 0 && n > 0 && n <= UNIFORM_INDICES ? 4 : 1;
   let idx = ix.t;
   if (w === 4) {
-    const usage = BufferUsage.STORAGE | BufferUsage.UNIFORM | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
-    const window = new Tensor(rt, rt.pool.acquire(UNIFORM_INDICES * 4, usage, 'embedding-indices'), [UNIFORM_INDICES], 'i32');
+    const window = rt.emptyUniform([UNIFORM_INDICES], 'i32', 'embedding-indices');
     const head = window.view([n], 0);
     rt.copy(ix.t, head);
     head.dispose();

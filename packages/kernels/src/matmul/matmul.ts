@@ -1,4 +1,4 @@
-import { BufferUsage, OpInputError, Tensor, type Runtime } from '@crnn/core';
+import { OpInputError, type Runtime, type Tensor } from '@crnn/core';
 import { sumAxes } from '../elementwise/elementwise.js';
 import { expectDType, expectRank, expectShape } from '../validate.js';
 import packSrc from './matmul-pack.wgsl.js';
@@ -268,8 +268,7 @@ function windowed(rt: Runtime, a: Tensor, b: Tensor, c: Tensor, o: MatmulOptions
   // Bᵀ, row j = column j of op(B), rows kp apart; a window's worth of slack at the end keeps
   // the last window's fixed 64 KiB binding inside the buffer (columns past n are never read).
   const len = n * w.kp + WINDOW_FLOATS;
-  const usage = BufferUsage.STORAGE | BufferUsage.UNIFORM | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
-  const bt = new Tensor(rt, rt.pool.acquire(len * 4, usage, 'matmul-window'), [len], 'f32');
+  const bt = rt.emptyUniform([len], 'f32', 'matmul-window');
   temps.push(bt);
   if (o.transB && w.kp === k) {
     // B is stored [n, k] = Bᵀ already, with no padding: a plain copy.

@@ -40,6 +40,8 @@ import { isStateFile, resultFile, SideFiles } from './side-files.js';
 
 /** How much longer the 'slow@S' fault makes a result take (ms). */
 const SLOW_FAULT_MS = 2000;
+/** Faults that act on the process when work of their step arrives (the others on a result). */
+const PROCESS_FAULTS = new Set(['exit', 'kill', 'stop']);
 
 export interface WorkerOptions {
   /** ws://HOST:PORT or wss://HOST:PORT */
@@ -258,7 +260,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerResult> {
               if (stateStep < 0) throw new ProtocolError('WORK before any STATE');
               expectStep(f, stateStep);
               const { items, units } = checkWork(f, spec);
-              if (fault && fault[1] !== 'nan' && fault[1] !== 'slow' && f.step === Number(fault[2])) {
+              if (fault && PROCESS_FAULTS.has(fault[1]!) && f.step === Number(fault[2])) {
                 log(`worker ${name}: fault injection: ${fault[1]} at step ${f.step}`);
                 if (fault[1] === 'exit') globalThis.process.exit(3);
                 globalThis.process.kill(globalThis.process.pid, fault[1] === 'kill' ? 'SIGKILL' : 'SIGSTOP');
