@@ -13,7 +13,9 @@
 // Two specialisations (entry points below) read x through vec2 / vec4 aliases of binding 1:
 // on lavapipe each storage load with a varying index runs lane by lane, so the number of
 // loads is the cost. A third, `rows`, serves every unpadded window with a 2-D grid and the
-// window size as overrides. Same comparisons in the same order, so the same bits as `main`.
+// window size as overrides, and `rows2` / `rows4` do the same for windows two columns wide
+// on a stride of two with vec2 / vec4 loads. Same comparisons in the same order, so the same
+// bits as `main`.
 override WG: u32 = 64;
 // 0: y only (inference, `maxPool2dValues`); binding 3 is then a placeholder never written.
 override ARGMAX: u32 = 1;
@@ -200,19 +202,39 @@ override KW: u32 = 1u;
 override RX: u32 = 8u;
 override RY: u32 = 8u;
 
-@compute @workgroup_size(RX, RY)
-fn rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+// Where invocation gid of the `rows` family works: output row r, columns [c0, c1); input
+// row h0 (the window's first), whose first element is x[ibase]; output row start obase.
+// ok is false past the grid's edge.
+struct RowSpan {
+  ok: bool,
+  c0: u32,
+  c1: u32,
+  h0: u32,
+  ibase: u32,
+  obase: u32,
+}
+
+fn row_span(gid: vec3<u32>, nwg: vec3<u32>) -> RowSpan {
   let r = gid.y + gid.z * nwg.y * RY;
-  let w = params.w;
   let c0 = gid.x * params.wob;
-  if (r >= params.total || c0 >= params.wo) { return; } // total: output rows, planes * ho
+  if (r >= params.total || c0 >= params.wo) { // total: output rows, planes * ho
+    return RowSpan(false, 0u, 0u, 0u, 0u, 0u);
+  }
   let plane = r / params.ho;
   let oh = r - plane * params.ho;
   let h0 = oh * params.sh;
-  let ibase = (plane * params.h + h0) * w;
-  let obase = r * params.wo;
-  let c1 = min(c0 + params.wob, params.wo);
-  for (var c = c0; c < c1; c++) {
+  return RowSpan(true, c0, min(c0 + params.wob, params.wo), h0, (plane * params.h + h0) * params.w, r * params.wo);
+}
+
+@compute @workgroup_size(RX, RY)
+fn rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let s = row_span(gid, nwg);
+  if (!s.ok) { return; }
+  let w = params.w;
+  let h0 = s.h0;
+  let ibase = s.ibase;
+  let obase = s.obase;
+  for (var c = s.c0; c < s.c1; c++) {
     let w0 = c * params.sw;
     var best = x[ibase + w0];
     var best_idx = i32(h0 * w + w0);
@@ -227,5 +249,94 @@ fn rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     y[obase + c] = best;
     if (ARGMAX == 1u) { argmax[obase + c] = best_idx; }
+  }
+}
+
+// `rows2` / `rows4`: `rows` for windows two columns wide on a stride of two (KW = 2, sw = 2,
+// no padding) over an even W, reading x through the vec2 / vec4 aliases. Window row k of
+// output column c is input columns 2c and 2c + 1 of row h0 + k: vec2 number
+// (ibase + k*w)/2 + c, as ibase and w are even. `rows4` (W % 4 == 0) takes the two windows
+// c, c + 1 (c even) from one vec4, number (ibase + k*w)/4 + c/2, and stores their two
+// outputs as one vec2: obase = r * wo is even, as wo = W / 2 is, and so are the block bounds
+// c0 and c1 (whole rows or ROWS_BLOCK = 4 columns). One vector load per window row instead
+// of two (four) scalar ones; on lavapipe the number of per-lane loads is the cost. Same
+// comparisons in the same order as `rows`: the first element's comparison with itself is
+// left out, as it never changes best (a NaN replaces itself with the same index).
+@group(0) @binding(2) var<storage, read_write> y2: array<vec2<f32>>;
+@group(0) @binding(3) var<storage, read_write> argmax2: array<vec2<i32>>;
+
+fn is_nan2(v: vec2<f32>) -> vec2<bool> {
+  return (bitcast<vec2<u32>>(v) & vec2(0x7fffffffu)) > vec2(0x7f800000u);
+}
+
+@compute @workgroup_size(RX, RY)
+fn rows2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let s = row_span(gid, nwg);
+  if (!s.ok) { return; }
+  let w = params.w;
+  let h0 = s.h0;
+  let ibase2 = s.ibase / 2u;
+  let w2 = w / 2u;
+  let obase = s.obase;
+  for (var c = s.c0; c < s.c1; c++) {
+    let col = i32(h0 * w + 2u * c);
+    let v0 = x2[ibase2 + c];
+    var best = v0.x;
+    var best_idx = col;
+    if (v0.y > best || is_nan(v0.y)) {
+      best = v0.y;
+      best_idx = col + 1;
+    }
+    for (var k = 1u; k < KH; k++) {
+      let v = x2[ibase2 + k * w2 + c];
+      let idx = col + i32(k * w);
+      if (v.x > best || is_nan(v.x)) {
+        best = v.x;
+        best_idx = idx;
+      }
+      if (v.y > best || is_nan(v.y)) {
+        best = v.y;
+        best_idx = idx + 1;
+      }
+    }
+    y[obase + c] = best;
+    if (ARGMAX == 1u) { argmax[obase + c] = best_idx; }
+  }
+}
+
+@compute @workgroup_size(RX, RY)
+fn rows4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let s = row_span(gid, nwg);
+  if (!s.ok) { return; }
+  let w = params.w;
+  let h0 = s.h0;
+  let ibase4 = s.ibase / 4u;
+  let w4 = w / 4u;
+  let obase2 = s.obase / 2u;
+  for (var c = s.c0; c < s.c1; c += 2u) {
+    let q = c / 2u;
+    // Flat in-plane index of the first column of windows c and c + 1 in row h0.
+    let col = vec2(i32(h0 * w + 2u * c)) + vec2(0, 2);
+    let v0 = x4[ibase4 + q];
+    var best = v0.xz;
+    var best_idx = col;
+    let t0 = v0.yw;
+    let take0 = (t0 > best) | is_nan2(t0);
+    best = select(best, t0, take0);
+    best_idx = select(best_idx, col + vec2(1), take0);
+    for (var k = 1u; k < KH; k++) {
+      let v = x4[ibase4 + k * w4 + q];
+      let idx = col + vec2(i32(k * w));
+      let a = v.xz;
+      let ta = (a > best) | is_nan2(a);
+      best = select(best, a, ta);
+      best_idx = select(best_idx, idx, ta);
+      let b = v.yw;
+      let tb = (b > best) | is_nan2(b);
+      best = select(best, b, tb);
+      best_idx = select(best_idx, idx + vec2(1), tb);
+    }
+    y2[obase2 + q] = best;
+    if (ARGMAX == 1u) { argmax2[obase2 + q] = best_idx; }
   }
 }

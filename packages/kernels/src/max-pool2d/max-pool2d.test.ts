@@ -47,7 +47,13 @@ const CASES: Case[] = [
   [[2, 32, 16, 50], { kernel: 2 }],
   [[1, 128, 9, 11], { kernel: 3, stride: 2 }], // 512 rows of 5, overlapping 3x3 windows
   [[1, 2, 6, 7], { kernel: [2, 1], stride: [2, 1], padding: [1, 0] }], // row padding: generic
+  // rows2 / rows4: windows 2 wide on stride 2 over an even width / a width divisible by 4.
+  [[1, 2, 7, 8], { kernel: [3, 2], stride: 2 }], // rows4, KH 3, odd height
+  [[2, 1, 5, 12], { kernel: 2, stride: [1, 2] }], // rows4, overlapping rows, a last block of 2 columns
+  [[1, 64, 16, 20], { kernel: 2 }], // rows4, whole rows
+  [[1, 2, 9, 6], { kernel: [3, 2], stride: [2, 2] }], // rows2, KH 3
 ];
+
 
 async function runBoth(x: Float64Array, shape: number[], opts: MaxPool2dOptions, dy: Float64Array) {
   const tx = rt.upload(x, shape);
@@ -84,7 +90,7 @@ describe('max_pool2d', () => {
 
   it('covers each forward kernel variant', () => {
     const seen = new Set(CASES.map(([shape, opts]) => forwardVariant(poolGeometry('test', shape, opts))));
-    expect([...seen].sort()).toEqual(['columns4', 'generic', 'pairs', 'rows']);
+    expect([...seen].sort()).toEqual(['columns4', 'generic', 'pairs', 'rows', 'rows2', 'rows4']);
   });
 
   it('rows: output rows past the per-dimension workgroup limit fold into z', async () => {
@@ -192,8 +198,15 @@ describe('max_pool2d', () => {
     const got82 = await runBoth(x, [1, 1, 8, 2], { kernel: [2, 1] }, Float64Array.from({ length: 8 }, (_, i) => i));
     assertClose(got82.argmax, maxPool2dRef(x, g82).argmax, { rtol: 0, atol: 0 }, 'NaN argmax (rows)');
     expect(Array.from(got82.y, (v) => Number.isNaN(v))).toEqual([true, false, true, true, false, false, false, false]);
+    // The (2, 2) pool above ran `rows4`; the same 16 values as 8 rows of 2 run `rows2`.
+    expect(forwardVariant(g)).toBe('rows4');
+    const g82b = poolGeometry('test', [1, 1, 8, 2], { kernel: 2 });
+    expect(forwardVariant(g82b)).toBe('rows2');
+    const got82b = await runBoth(x, [1, 1, 8, 2], { kernel: 2 }, Float64Array.from({ length: 4 }, (_, i) => i));
+    assertClose(got82b.argmax, maxPool2dRef(x, g82b).argmax, { rtol: 0, atol: 0 }, 'NaN argmax (rows2)');
+    expect(Array.from(got82b.y, (v) => Number.isNaN(v))).toEqual([true, true, false, false]);
     // The inference forward propagates NaN the same way in each of these kernels.
-    for (const r of [got, got21, got82]) expect(Array.from(r.values, (v) => Number.isNaN(v))).toEqual(Array.from(r.y, (v) => Number.isNaN(v)));
+    for (const r of [got, got21, got82, got82b]) expect(Array.from(r.values, (v) => Number.isNaN(v))).toEqual(Array.from(r.y, (v) => Number.isNaN(v)));
     // A NaN upstream gradient reaches only its argmax position.
     const got2 = await runBoth(Float64Array.from({ length: 16 }, (_, i) => i), shape, { kernel: 2 }, Float64Array.from([NaN, 1, 1, 1]));
     expect(Number.isNaN(got2.dx[5]!)).toBe(true);

@@ -67,21 +67,32 @@ const geomParams = (g: PoolGeometry, total: number, wob = blocks(g)) => [total, 
 
 /**
  * Which forward kernel runs: `columns4` for windows 1 column wide on stride 1 without column
- * padding over a width divisible by 4 (vec4 loads and stores); `rows` for any other window
- * without padding (a 2-D grid, the window size compile-time constants); `pairs` for windows 2
- * columns wide on stride 2 without column padding over an even width (vec2 loads), i.e.
- * those with row padding; else `generic`. All four give the same bits. Measured on lavapipe
- * (bench shapes, GPU time): `rows` 1.2-1.9 ms against 3.0-3.7 for `generic` on the (2, 1)
- * pools at W = 25, and 2.2-4.5 ms against 2.7-5.3 for `pairs` on the (2, 2) ones.
+ * padding over a width divisible by 4 (vec4 loads and stores); for any other window without
+ * padding the `rows` family (a 2-D grid, the window size compile-time constants): `rows4`
+ * (vec4 loads, two windows each) or `rows2` (vec2 loads) for windows 2 columns wide on stride
+ * 2 over a width divisible by 4 or 2, else `rows`; `pairs` for windows 2 columns wide on
+ * stride 2 without column padding over an even width (vec2 loads), i.e. those with row
+ * padding; else `generic`. All give the same bits. Measured on lavapipe (bench shapes, GPU
+ * time): `rows` 1.2-1.9 ms against 3.0-3.7 for `generic` on the (2, 1) pools at W = 25, and
+ * 2.2-4.5 ms against 2.7-5.3 for `pairs` on the (2, 2) ones; on those, median of 15 with
+ * whole rows: [8, 64, 32, 100] `rows4` 1.51 ms against 2.23 for `rows` (2.03 / 2.75 with
+ * argmax), [8, 128, 16, 50] `rows2` 1.31 against 1.57 (1.64 / 2.23).
  */
-export function forwardVariant(g: PoolGeometry): 'pairs' | 'columns4' | 'rows' | 'generic' {
+export function forwardVariant(g: PoolGeometry): 'pairs' | 'columns4' | 'rows' | 'rows2' | 'rows4' | 'generic' {
   if (g.pw === 0 && g.kw === 1 && g.sw === 1 && g.w % 4 === 0) return 'columns4';
-  if (g.pw === 0 && g.ph === 0) return 'rows';
+  if (g.pw === 0 && g.ph === 0) {
+    if (g.kw === 2 && g.sw === 2 && g.w % 4 === 0) return 'rows4';
+    if (g.kw === 2 && g.sw === 2 && g.w % 2 === 0) return 'rows2';
+    return 'rows';
+  }
   if (g.pw === 0 && g.kw === 2 && g.sw === 2 && g.w % 2 === 0) return 'pairs';
   return 'generic';
 }
 
-/** Output columns per invocation of `rows` (unless whole rows), and the rows that make whole rows worth it. */
+/**
+ * Output columns per invocation of the `rows` family (unless whole rows; even, as `rows4`
+ * takes columns in pairs), and the rows that make whole rows worth it.
+ */
 const ROWS_BLOCK = 4;
 const ROWS_WHOLE_MIN = 512;
 
@@ -118,7 +129,7 @@ function poolForward(rt: Runtime, x: Tensor, opts: MaxPool2dOptions, withArgmax:
   // Kernel names carry the mode so that profiles and wait keys tell the two apart.
   const tag = withArgmax ? '' : '_values';
   const variant = forwardVariant(g);
-  if (variant === 'rows') {
+  if (variant === 'rows' || variant === 'rows2' || variant === 'rows4') {
     // x: blocks of output columns; y (folded into z past the limit): output rows. On a
     // software adapter with rows enough to share out, one invocation per whole output row:
     // measured on lavapipe ([8, 256, 8, 25], (2, 1)) 0.9-1.2 ms of GPU time against 1.4-1.7
@@ -130,7 +141,7 @@ function poolForward(rt: Runtime, x: Tensor, opts: MaxPool2dOptions, withArgmax:
     const gy = Math.ceil(rows / ry);
     const gz = Math.ceil(gy / rt.device.limits.maxComputeWorkgroupsPerDimension);
     rt.dispatch({
-      kernel: { name: `max_pool2d_forward_rows${tag}`, code: forwardSrc, entryPoint: 'rows', constants: { KH: g.kh, KW: g.kw, RX: rx, RY: ry, ARGMAX } },
+      kernel: { name: `max_pool2d_forward_${variant}${tag}`, code: forwardSrc, entryPoint: variant, constants: { KH: g.kh, KW: g.kw, RX: rx, RY: ry, ARGMAX } },
       params: geomParams(g, rows, block),
       bindings: [x, y, am],
       workgroups: [Math.ceil(Math.ceil(g.wo / block) / rx), Math.ceil(gy / gz), gz],
