@@ -5,9 +5,13 @@ import { BufferUsage } from './usage.js';
  * `lastUse` is the submit epoch of the last command that touched it, so that a CPU write
  * into a recycled buffer can first flush commands that still read its old contents.
  */
+let nextStorageId = 0;
+
 export class Storage {
   refs = 1;
   lastUse = -1;
+  /** Unique per buffer for the runtime's life, never reused: a bind group cache key. */
+  readonly id = nextStorageId++;
   constructor(
     readonly buffer: GPUBuffer,
     /** Bytes actually allocated (the size class), >= what the tensor needs. */
@@ -58,6 +62,8 @@ export class BufferPool {
     buffersLive: 0,
   };
 
+  private trimCount = 0;
+
   constructor(private readonly device: GPUDevice) {}
 
   get counters(): Readonly<PoolCounters> {
@@ -98,8 +104,14 @@ export class BufferPool {
     this.c.bytesPooled += s.byteLength;
   }
 
+  /** How many times trim() has run: what holds on to buffers (bind groups) must drop them. */
+  get trims(): number {
+    return this.trimCount;
+  }
+
   /** Destroys every pooled (free) buffer. */
   trim(): void {
+    this.trimCount++;
     for (const list of this.free.values()) for (const s of list) s.buffer.destroy();
     this.free.clear();
     this.c.bytesPooled = 0;

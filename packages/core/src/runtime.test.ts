@@ -94,6 +94,46 @@ describe('runtime', () => {
     y.dispose();
   });
 
+  it('reuses a bind group for the same pipeline and bindings, with new params each time', async () => {
+    const x = rt.upload(Float32Array.from({ length: 128 }, (_, k) => k), [128]);
+    const y = rt.empty([128]);
+    const tail = x.view([64], 64); // another offset of the same buffer: another bind group
+    const yTail = y.view([64], 64);
+    const run = (t: Tensor, out: Tensor, v: number) =>
+      rt.dispatch({ kernel: ADD, params: [t.size, f32(v)], bindings: [t, out], workgroups: rt.grid(t.size, 64) });
+    const created = () => rt.stats().bindGroups;
+    const c0 = created();
+    run(x, y, 1);
+    expect((await rt.read(y))[5]).toBe(6);
+    expect(created() - c0).toBe(1);
+    run(x, y, 2); // same buffers, offsets and params slot: cached, the new value still read
+    expect((await rt.read(y))[5]).toBe(7);
+    expect(created() - c0).toBe(1);
+    run(tail, yTail, 3);
+    expect((await rt.read(y))[64]).toBe(67);
+    expect(created() - c0).toBe(2);
+    // Two dispatches in one batch: the second's params sit in another slot, another group;
+    // the same batch again creates none.
+    for (let rep = 0; rep < 2; rep++) {
+      run(x, y, 4);
+      run(tail, yTail, 5);
+      const got = await rt.read(y);
+      expect([got[5], got[64]]).toEqual([9, 69]);
+    }
+    expect(created() - c0).toBe(3);
+    for (const t of [tail, yTail, x, y]) t.dispose();
+    // Trimming destroys the pooled buffers (and drops the groups naming them); new buffers
+    // get new groups and run.
+    rt.pool.trim();
+    const x2 = rt.upload([1, 2, 3, 4], [4]);
+    const y2 = rt.empty([4]);
+    run(x2, y2, 0.5);
+    expect(Array.from(await rt.read(y2))).toEqual([1.5, 2.5, 3.5, 4.5]);
+    expect(created() - c0).toBe(4);
+    x2.dispose();
+    y2.dispose();
+  });
+
   it('round-trips i32, u32 and f16 tensors', async () => {
     const i = rt.upload([-3, 0, 7, 2147483647], [4], 'i32');
     expect(Array.from(await rt.read(i))).toEqual([-3, 0, 7, 2147483647]);
