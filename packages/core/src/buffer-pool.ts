@@ -1,12 +1,12 @@
 import { BufferUsage } from './usage.js';
 
+let nextStorageId = 0;
+
 /**
  * A GPU buffer owned by the pool. `refs` counts the tensors (views included) that use it;
  * `lastUse` is the submit epoch of the last command that touched it, so that a CPU write
  * into a recycled buffer can first flush commands that still read its old contents.
  */
-let nextStorageId = 0;
-
 export class Storage {
   refs = 1;
   lastUse = -1;
