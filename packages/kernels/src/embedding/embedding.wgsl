@@ -42,18 +42,30 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(3) var<storage, read> src: array<f32>; // forward: weight; backward: dy
 
+// Where output element (forward) or vec4 (forward4) i comes from: src[at] of row indices[k],
+// k = i / dim (params.dim counts elements or vec4s alike); ok is false for an index outside
+// [0, V), whose output is NaN.
+struct Lookup {
+  ok: bool,
+  at: u32,
+}
+
+fn lookup(i: u32) -> Lookup {
+  let k = i / params.dim;
+  let v = indices[k];
+  return Lookup(v >= 0 && u32(v) < params.vocab, u32(v) * params.dim + (i - k * params.dim));
+}
+
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= params.n * params.dim) { return; }
-  let k = i / params.dim;
-  let d = i - k * params.dim;
-  let v = indices[k];
-  if (v < 0 || u32(v) >= params.vocab) {
+  let l = lookup(i);
+  if (!l.ok) {
     dst[i] = params.nan;
     return;
   }
-  dst[i] = src[u32(v) * params.dim + d];
+  dst[i] = src[l.at];
 }
 
 @compute @workgroup_size(WG)
@@ -101,12 +113,10 @@ fn backward4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 fn forward4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= params.n * params.dim) { return; }
-  let k = i / params.dim;
-  let j = i - k * params.dim;
-  let v = indices[k];
-  if (v < 0 || u32(v) >= params.vocab) {
+  let l = lookup(i);
+  if (!l.ok) {
     dst4[i] = vec4(params.nan);
     return;
   }
-  dst4[i] = src4[u32(v) * params.dim + j];
+  dst4[i] = src4[l.at];
 }

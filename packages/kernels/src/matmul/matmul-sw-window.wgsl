@@ -86,6 +86,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var u = 0u; u < 4u; u++) {
       let b4 = vec4(bv0[u], bv1[u], bv2[u], bv3[u]);
       // Row r's value for step u sits in lane r % 8 of av0 (r < 8), av1 (r < 16) or av2.
+      // Written out row by row: subgroupBroadcast's lane must be a constant expression, which
+      // a loop counter is not.
       acc[0] = fma(vec4(subgroupBroadcast(av0[u], 0u)), b4, acc[0]);
       acc[1] = fma(vec4(subgroupBroadcast(av0[u], 1u)), b4, acc[1]);
       acc[2] = fma(vec4(subgroupBroadcast(av0[u], 2u)), b4, acc[2]);
