@@ -336,15 +336,14 @@ export class Runtime implements StorageOwner {
 
   private compiled(k: Kernel): CompiledKernel {
     const key = `${k.name}\u0000${k.entryPoint ?? 'main'}\u0000${k.constants ? JSON.stringify(k.constants) : ''}`;
-    const hit = this.sources.get(k.code)?.kernels.get(key);
+    let src = this.sources.get(k.code);
+    const hit = src?.kernels.get(key);
     if (hit) return hit;
     this.device.pushErrorScope('validation');
-    let found = this.sources.get(k.code);
-    if (!found) {
-      found = { module: this.device.createShaderModule({ label: k.name, code: k.code }), kernels: new Map() };
-      this.sources.set(k.code, found);
+    if (!src) {
+      src = { module: this.device.createShaderModule({ label: k.name, code: k.code }), kernels: new Map() };
+      this.sources.set(k.code, src);
     }
-    const src = found;
     const { module, kernels } = src;
     const pipeline = this.device.createComputePipeline({
       label: k.name,
@@ -359,7 +358,7 @@ export class Runtime implements StorageOwner {
       if (!err) return null;
       // The next use compiles again (and reports again); the module goes with its last pipeline.
       kernels.delete(key);
-      if (kernels.size === 0 && this.sources.get(k.code) === src) this.sources.delete(k.code);
+      if (kernels.size === 0 && this.sources.get(k.code)?.kernels === kernels) this.sources.delete(k.code);
       let detail = err.message;
       try {
         const info = await module.getCompilationInfo();

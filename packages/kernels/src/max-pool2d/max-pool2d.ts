@@ -79,13 +79,14 @@ const geomParams = (g: PoolGeometry, total: number, wob = blocks(g)) => [total, 
  * argmax), [8, 128, 16, 50] `rows2` 1.31 against 1.57 (1.64 / 2.23).
  */
 export function forwardVariant(g: PoolGeometry): 'pairs' | 'columns4' | 'rows' | 'rows2' | 'rows4' | 'generic' {
+  const twoOnTwo = g.kw === 2 && g.sw === 2;
   if (g.pw === 0 && g.kw === 1 && g.sw === 1 && g.w % 4 === 0) return 'columns4';
   if (g.pw === 0 && g.ph === 0) {
-    if (g.kw === 2 && g.sw === 2 && g.w % 4 === 0) return 'rows4';
-    if (g.kw === 2 && g.sw === 2 && g.w % 2 === 0) return 'rows2';
+    if (twoOnTwo && g.w % 4 === 0) return 'rows4';
+    if (twoOnTwo && g.w % 2 === 0) return 'rows2';
     return 'rows';
   }
-  if (g.pw === 0 && g.kw === 2 && g.sw === 2 && g.w % 2 === 0) return 'pairs';
+  if (g.pw === 0 && twoOnTwo && g.w % 2 === 0) return 'pairs';
   return 'generic';
 }
 
