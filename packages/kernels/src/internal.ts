@@ -7,3 +7,4 @@ export * from './matmul/matmul.ref.js';
 export * from './cross-entropy/cross-entropy.ref.js';
 export { ctcLossRef, logSoftmaxRef, ctcGreedyDecodeRef } from './ctc/ctc.ref.js';
 export * from './permute/permute.ref.js';
+export { winogradTuning } from './conv2d/winograd-tuning.js';

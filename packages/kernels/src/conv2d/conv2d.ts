@@ -8,6 +8,9 @@ import dwFastSrc from './conv2d-dw-fast.wgsl.js';
 import dwFinishSrc from './conv2d-dw-finish.wgsl.js';
 import dwSmallSrc from './conv2d-dw-small.wgsl.js';
 import directSrc from './conv2d-direct.wgsl.js';
+import winogradSrc from './conv2d-winograd.wgsl.js';
+import { matmul } from '../matmul/matmul.js';
+import { winogradTuning } from './winograd-tuning.js';
 
 export interface Conv2dOptions {
   /** Stride per axis (default 1). */
@@ -17,9 +20,12 @@ export interface Conv2dOptions {
   /**
    * Kernel choice, for tests and benchmarks: 'fast' (subgroup implicit GEMM; needs
    * subgroups of at least 8 invocations), 'direct' (one output per invocation, any
-   * adapter), 'auto' (default: fast where it applies).
+   * adapter), 'winograd' (F(2x2, 3x3) through 16 matmuls; 3x3 kernels at stride 1 with
+   * input and output channels in multiples of 4; for dx the stride may be any), 'auto'
+   * (default: winograd on software adapters where it applies and pays, else fast where it
+   * applies, else direct).
    */
-  kernel?: 'auto' | 'fast' | 'direct';
+  kernel?: 'auto' | 'fast' | 'direct' | 'winograd';
 }
 
 interface Geom {
@@ -172,6 +178,112 @@ function useFast(op: string, rt: Runtime, choice: Conv2dOptions['kernel'], fits:
   return choice === 'direct' ? false : can;
 }
 
+/**
+ * Winograd F(2x2, 3x3) (conv2d-winograd.wgsl) applies to 3x3 kernels at stride 1 (for dx: on
+ * the dilated dy, any stride) with c and o in multiples of 4 (its vec4 channel groups).
+ */
+const winogradFits = (kh: number, kw: number, stride: number, c: number, o: number) =>
+  kh === 3 && kw === 3 && stride === 1 && c % 4 === 0 && o % 4 === 0;
+/**
+ * Channels (input and output) from which 'auto' takes the Winograd path on software
+ * adapters: its 16 GEMMs are [P, c] x [c, o], and with c or o at 64 the matmul kernel runs too
+ * far under its peak to win (C 64 -> O 128 at 16x50 on lavapipe: forward 60 ms against 47 for
+ * conv2d-fast, dx 56 against 47; from 128 -> 256 at 8x25 up it is 1.3-1.7x faster).
+ */
+const WINOGRAD_MIN_C = 128;
+
+/** Whether to take the Winograd path (throws when it is asked for and does not apply). */
+function useWinograd(op: string, rt: Runtime, choice: Conv2dOptions['kernel'], fits: boolean, c: number, o: number): boolean {
+  if (choice === 'winograd' && !fits) {
+    throw new OpInputError(op, `kernel 'winograd' to apply (a 3x3 kernel, stride 1, channels in multiples of 4)`, 'a shape it does not cover');
+  }
+  if (choice === 'winograd') return true;
+  return (choice ?? 'auto') === 'auto' && fits && c >= WINOGRAD_MIN_C && o >= WINOGRAD_MIN_C && rt.info.isSoftware && hasSubgroups8(rt);
+}
+
+/** Floats of `count`, rounded up so that consecutive planes start 256 bytes apart. */
+const planeStride = (count: number) => Math.ceil(count / 64) * 64;
+
+/**
+ * y [n, o, oh, ow] = the 3x3 stride-1 convolution of xp [n, c, hp, wp] (padded, hp >= 2 *
+ * ceil(oh / 2) + 2, wp >= 2 * ceil(ow / 2) + 2 and even) with w ([o, c, 3, 3], or [c, o, 3, 3]
+ * used rotated when `flip`), by Winograd F(2x2, 3x3): transform the weights and the input
+ * blocks, 16 matmuls [P, c] x [c, o] (P = n * ceil(oh / 2) * ceil(ow / 2) tiles), transform back.
+ */
+function winogradConv(rt: Runtime, xp: Tensor, w: Tensor, flip: boolean, bias: Tensor | undefined, n: number, c: number, o: number, oh: number, ow: number): Tensor {
+  const [, , hp, wp] = xp.shape as [number, number, number, number];
+  const th = Math.ceil(oh / 2);
+  const tw = Math.ceil(ow / 2);
+  const tiles = n * th * tw;
+  const chunk = Math.min(tiles, winogradChunk(rt, c, o));
+  const [sv, sm, su] = [planeStride(chunk * c), planeStride(chunk * o), planeStride(o * c)];
+  const u = rt.empty([16 * su]);
+  const v = rt.empty([16 * sv]);
+  const m = rt.empty([16 * sm]);
+  const y = rt.empty([n, o, oh, ow]);
+  const launch = (entryPoint: string, count: number, p0: number, bindings: Tensor[], constants: Record<string, number> = {}) =>
+    rt.dispatch({
+      kernel: { name: `conv2d_winograd_${entryPoint}`, code: winogradSrc, entryPoint, constants },
+      params: [n, c, o, th, tw, hp, wp, oh, ow, sv, sm, su, count, p0],
+      bindings,
+      workgroups: rt.grid(count, WG),
+    });
+  launch(flip ? 'weights_flip' : 'weights', (o * c) / 4, 0, [w, u]);
+  for (let p0 = 0; p0 < tiles; p0 += chunk) {
+    const pc = Math.min(chunk, tiles - p0);
+    launch('input', (pc * c) / 4, p0, [xp, v]);
+    for (let xi = 0; xi < 16; xi++) {
+      const vx = v.view([pc, c], xi * sv);
+      const ux = u.view([o, c], xi * su);
+      const mx = m.view([pc, o], xi * sm);
+      matmul(rt, vx, ux, { transB: true, out: mx });
+      for (const t of [vx, ux, mx]) t.dispose();
+    }
+    launch('output', (pc * o) / 4, p0, [m, bias ?? rt.placeholder, y], { HAS_BIAS: bias ? 1 : 0 });
+  }
+  for (const t of [u, v, m]) t.dispose();
+  return y;
+}
+
+/** Tiles whose 16 planes of V ([tiles, c]) and of M ([tiles, o]) each fit one storage binding. */
+function winogradChunk(rt: Runtime, c: number, o: number): number {
+  const lim = rt.device.limits;
+  const floats = Math.floor(Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize) / 4);
+  const fit = Math.max(1, Math.floor((floats / 16 - 64) / Math.max(c, o)));
+  return winogradTuning.maxTiles > 0 ? Math.min(fit, winogradTuning.maxTiles) : fit;
+}
+
+/** Padded extent for winogradConv: whole 4x4 blocks for every 2x2 output tile. */
+const winogradExtent = (oh: number, ow: number): [number, number] => [2 * Math.ceil(oh / 2) + 2, 2 * Math.ceil(ow / 2) + 2];
+
+const KERNEL_CHOICES: ReadonlyArray<NonNullable<Conv2dOptions['kernel']>> = ['auto', 'fast', 'direct', 'winograd'];
+
+/** The kernel family that computes one part of a convolution's forward or backward pass. */
+export type Conv2dKernel = 'winograd' | 'fast' | 'direct';
+
+/** The kernel `part` runs for geometry g under the caller's choice (throws when a forced one cannot). */
+function kernelFor(op: string, rt: Runtime, g: Geom, choice: Conv2dOptions['kernel'], part: 'forward' | 'dx' | 'dw'): Conv2dKernel {
+  if (choice !== undefined && !KERNEL_CHOICES.includes(choice)) {
+    throw new OpInputError(op, `kernel one of ${KERNEL_CHOICES.join(', ')}`, `'${String(choice)}'`);
+  }
+  // dx is a stride-1 convolution of the dilated dy, with c and o swapped.
+  const [c, o] = part === 'dx' ? [g.o, g.c] : [g.c, g.o];
+  const stride = part === 'forward' ? Math.max(g.sh, g.sw) : 1;
+  if (part !== 'dw' && useWinograd(op, rt, choice, winogradFits(g.kh, g.kw, stride, c, o), c, o)) return 'winograd';
+  const fits = part === 'forward' ? fastFits(g.kw, g.sw) : part === 'dx' ? fastFits(g.kw, 1) : dwFastFits(g);
+  return useFast(op, rt, choice, fits) ? 'fast' : 'direct';
+}
+
+/**
+ * Which kernel family conv2d (`forward`) or conv2dBackward (`dx`, `dw`) would run for these
+ * operands and options; throws OpInputError as those would. dw has no Winograd form here:
+ * under kernel 'winograd' it takes what 'auto' would.
+ */
+export function conv2dKernelFor(rt: Runtime, x: Tensor, w: Tensor, opts: Conv2dOptions = {}, part: 'forward' | 'dx' | 'dw' = 'forward'): Conv2dKernel {
+  const op = part === 'forward' ? 'conv2d' : 'conv2d_backward';
+  return kernelFor(op, rt, geometry(op, x, w, opts), opts.kernel, part);
+}
+
 function directParams(g: Geom): number[] {
   return [g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow];
 }
@@ -187,7 +299,15 @@ export function conv2d(rt: Runtime, x: Tensor, w: Tensor, bias: Tensor | undefin
     expectDType(op, 'bias', bias, 'f32');
     expectShape(op, 'bias', bias, [g.o]);
   }
-  if (useFast(op, rt, opts.kernel, fastFits(g.kw, g.sw))) {
+  const kernel = kernelFor(op, rt, g, opts.kernel, 'forward');
+  if (kernel === 'winograd') {
+    const [hp, wp] = winogradExtent(g.oh, g.ow);
+    const xp = pad(rt, x, hp, wp, g.ph, g.pw);
+    const y = winogradConv(rt, xp, w, false, bias, g.n, g.c, g.o, g.oh, g.ow);
+    xp.dispose();
+    return y;
+  }
+  if (kernel === 'fast') {
     const [hp, wp] = fastExtent(g.oh, g.ow, g.kh, g.kw, g.sh, g.sw);
     const xp = pad(rt, x, hp, wp, g.ph, g.pw);
     const packed = pack(rt, w, false);
@@ -238,11 +358,14 @@ export function conv2dBackward(
     expectDType(op, 'accumulate.db', accumulate.db, 'f32');
     expectShape(op, 'accumulate.db', accumulate.db, [g.o]);
   }
-  const fastDx = need.x ? useFast(op, rt, opts.kernel, fastFits(g.kw, 1)) : false;
-  const fastDw = need.w ? useFast(op, rt, opts.kernel, dwFastFits(g)) : false;
+  const dxKernel = need.x ? kernelFor(op, rt, g, opts.kernel, 'dx') : null;
+  const dwKernel = need.w ? kernelFor(op, rt, g, opts.kernel, 'dw') : null;
   const out: Conv2dGrads = {};
-  if (need.x) out.dx = fastDx ? fastDxOf(rt, dy, w, g) : directGrad(rt, 'dx', dy, w, g, [g.n, g.c, g.h, g.w]);
-  if (need.w) out.dw = fastDw ? fastDwOf(rt, dy, x, g, accumulate.dw) : directGrad(rt, 'dw', dy, x, g, [g.o, g.c, g.kh, g.kw], accumulate.dw);
+  if (dxKernel === 'winograd') out.dx = winogradDxOf(rt, dy, w, g);
+  else if (dxKernel === 'fast') out.dx = fastDxOf(rt, dy, w, g);
+  else if (dxKernel === 'direct') out.dx = directGrad(rt, 'dx', dy, w, g, [g.n, g.c, g.h, g.w]);
+  if (dwKernel === 'fast') out.dw = fastDwOf(rt, dy, x, g, accumulate.dw);
+  else if (dwKernel === 'direct') out.dw = directGrad(rt, 'dw', dy, x, g, [g.o, g.c, g.kh, g.kw], accumulate.dw);
   if (need.b) {
     const db = sumAxes(rt, dy, [g.n, g.o, g.oh * g.ow], accumulate.db);
     out.db = accumulate.db ?? db;
@@ -273,6 +396,15 @@ function fastDxOf(rt: Runtime, dy: Tensor, w: Tensor, g: Geom): Tensor {
   const dx = fastConv(rt, dyp, packed, undefined, g.n, g.o, g.c, g.kh, g.kw, 1, 1, g.h, g.w);
   dyp.dispose();
   packed.dispose();
+  return dx;
+}
+
+/** dx as fastDxOf does it, with the Winograd convolution. */
+function winogradDxOf(rt: Runtime, dy: Tensor, w: Tensor, g: Geom): Tensor {
+  const [hp, wp] = winogradExtent(g.h, g.w);
+  const dyp = pad(rt, dy, hp, wp, g.kh - 1 - g.ph, g.kw - 1 - g.pw, g.sh, g.sw);
+  const dx = winogradConv(rt, dyp, w, true, undefined, g.n, g.o, g.c, g.h, g.w);
+  dyp.dispose();
   return dx;
 }
 

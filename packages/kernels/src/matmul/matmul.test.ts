@@ -213,6 +213,25 @@ describe('matmul', () => {
     }
   });
 
+  it('every variant writes into `out` (a view inside a larger buffer) and nowhere else', async () => {
+    const rng = new Rng(17);
+    const [m, n, k] = [19, 21, 12];
+    const a = asF32(randomArray(rng, m * k));
+    const b = asF32(randomArray(rng, n * k));
+    const want = matmulRef(a, Array.from({ length: k * n }, (_, i) => b[(i % n) * k + Math.floor(i / n)]!), m, n, k);
+    for (const v of variants) {
+      // The view starts 64 floats in (the 256-byte offset alignment); the rest must stay 7.
+      const buf = rt.upload(new Float32Array(64 + m * n + 64).fill(7), [64 + m * n + 64]);
+      const out = buf.view([m, n], 64);
+      const c = matmul(rt, rt.upload(a, [m, k]), rt.upload(b, [n, k]), { transB: true, out, variant: v });
+      expect(c, v).toBe(out);
+      const host = await rt.read(buf);
+      assertClose(host.subarray(64, 64 + m * n), want, TOL, `${v} out`);
+      const rest = [...host.subarray(0, 64), ...host.subarray(64 + m * n)];
+      expect(rest.every((x) => x === 7), `${v}: values outside the view changed`).toBe(true);
+    }
+  });
+
   it('rejects mismatched shapes before dispatch', () => {
     const a = rt.zeros([3, 4]);
     const before = rt.stats().dispatches;
@@ -223,6 +242,8 @@ describe('matmul', () => {
     expect(() => matmul(rt, rt.zeros([2, 3, 4]), rt.zeros([3, 4, 2]))).toThrow(/equal batch sizes/);
     expect(() => matmul(rt, a, rt.zeros([4, 2]), { bias: rt.zeros([3]) })).toThrow(/matmul: expected bias of shape \[2\]/);
     expect(() => matmul(rt, a, rt.zeros([4, 2]), { accumulate: rt.zeros([2, 3]) })).toThrow(/matmul: expected accumulate of shape \[3, 2\]/);
+    expect(() => matmul(rt, a, rt.zeros([4, 2]), { out: rt.zeros([2, 3]) })).toThrow(/matmul: expected out of shape \[3, 2\]/);
+    expect(() => matmul(rt, a, rt.zeros([4, 2]), { out: rt.zeros([3, 2]), accumulate: rt.zeros([3, 2]) })).toThrow(/matmul: expected either out or accumulate, found both/);
     expect(() => matmul(rt, rt.zeros([3, 4], 'i32'), rt.zeros([4, 2]))).toThrow(/matmul: expected a of dtype f32/);
     expect(() => matmul(rt, a, rt.zeros([4, 2]), { variant: 'fast' as MatmulVariant })).toThrow(/matmul: expected variant one of/);
     const gone = rt.zeros([4, 2]);

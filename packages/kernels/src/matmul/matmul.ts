@@ -34,6 +34,11 @@ export interface MatmulOptions {
   bias?: Tensor;
   /** Accumulate into this tensor ([M, N] or [batch, M, N]) instead of a new one. */
   accumulate?: Tensor;
+  /**
+   * Write C into this tensor ([M, N] or [batch, M, N]; a view is fine) instead of a new one.
+   * It must not overlap A or B. Not together with `accumulate`.
+   */
+  out?: Tensor;
   /** Force a kernel variant (tests, benchmarks); `auto` picks by adapter and shape. */
   variant?: MatmulVariant;
 }
@@ -106,6 +111,11 @@ function plan(rt: Runtime, a: Tensor, b: Tensor, o: MatmulOptions): Plan {
     expectDType(op, 'accumulate', o.accumulate, 'f32');
     expectShape(op, 'accumulate', o.accumulate, outShape);
   }
+  if (o.out) {
+    if (o.accumulate) throw new OpInputError(op, `either out or accumulate`, `both`);
+    expectDType(op, 'out', o.out, 'f32');
+    expectShape(op, 'out', o.out, outShape);
+  }
   const requested = o.variant ?? 'auto';
   if (!VARIANTS.includes(requested)) {
     throw new OpInputError(op, `variant one of ${VARIANTS.join(', ')}`, `'${String(requested)}'`);
@@ -135,7 +145,7 @@ export function matmulVariantFor(rt: Runtime, a: Tensor, b: Tensor, o: MatmulOpt
  */
 export function matmul(rt: Runtime, a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
   const p = plan(rt, a, b, o);
-  const c = o.accumulate ?? rt.empty(p.outShape);
+  const c = o.accumulate ?? o.out ?? rt.empty(p.outShape);
   if (p.d.m === 0 || p.d.n === 0 || p.d.batch === 0) return c;
   if (p.variant === 'sw-window') windowed(rt, a, b, c, o, p.d, p.window!);
   else direct(rt, p.variant, a, b, c, o, p.d);
