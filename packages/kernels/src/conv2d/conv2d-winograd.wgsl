@@ -93,9 +93,10 @@ fn locate(k: u32, channels: u32) -> Tile {
 @group(0) @binding(1) var<storage, read> wt: array<f32>;
 @group(0) @binding(2) var<storage, read_write> u4: array<vec4<f32>>;
 
-// U from the 9 taps (row-major ky, kx), each a vec4 over the 4 channels; written at
-// U[xi][o][c0] = u4[base + xi * SU/4].
-fn transform_weights(g: array<vec4<f32>, 9>, base: u32) {
+// U from the 9 taps (row-major ky, kx), each a vec4 over channels c0 .. c0+3 of output
+// channel o; written at U[xi][o][c0] = u4[(o*C + c0)/4 + xi * SU/4].
+fn transform_weights(g: array<vec4<f32>, 9>, o: u32, c0: u32) {
+  let base = (o * params.c + c0) / 4u;
   // Columns first: t[kx] = G (g[0][kx], g[1][kx], g[2][kx]); then row i of U is G (t0[i], t1[i], t2[i]).
   let t0 = g3(g[0], g[3], g[6]);
   let t1 = g3(g[1], g[4], g[7]);
@@ -115,9 +116,8 @@ fn transform_weights(g: array<vec4<f32>, 9>, base: u32) {
 fn weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let k = gid.x + gid.y * nwg.x * 64u;
   if (k >= params.count) { return; }
-  let c4n = params.c / 4u;
-  let c0 = 4u * (k % c4n);
-  let o = k / c4n;
+  let o = k / (params.c / 4u);
+  let c0 = 4u * (k % (params.c / 4u));
   // q holds filter j's tap t at float 9*j + t; g[t] gathers tap t of the 4 filters.
   let at = (o * params.c + c0) * 9u / 4u;
   let q0 = wt4[at];
@@ -140,16 +140,15 @@ fn weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     vec4(q1.w, q4.x, q6.y, q8.z),
     vec4(q2.x, q4.y, q6.z, q8.w),  // floats 8, 17, 26, 35
   );
-  transform_weights(g, (o * params.c + c0) / 4u);
+  transform_weights(g, o, c0);
 }
 
 @compute @workgroup_size(64)
 fn weights_flip(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let k = gid.x + gid.y * nwg.x * 64u;
   if (k >= params.count) { return; }
-  let c4n = params.c / 4u;
-  let c0 = 4u * (k % c4n);
-  let o = k / c4n;
+  let o = k / (params.c / 4u);
+  let c0 = 4u * (k % (params.c / 4u));
   // Tap (ky, kx) of filter (o, c) is w[c, o, 2 - ky, 2 - kx]: float (c*O + o)*9 + 8 - t.
   var g: array<vec4<f32>, 9>;
   let at = (c0 * params.o + o) * 9u + 8u;
@@ -157,7 +156,7 @@ fn weights_flip(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   for (var t = 0u; t < 9u; t++) {
     g[t] = vec4(wt[at - t], wt[at + step - t], wt[at + 2u * step - t], wt[at + 3u * step - t]);
   }
-  transform_weights(g, (o * params.c + c0) / 4u);
+  transform_weights(g, o, c0);
 }
 
 // ---- input: V from xp ----------------------------------------------------------------------

@@ -1,16 +1,14 @@
 // Shared by conv2d.test.ts and conv2d-fast.test.ts (not a test file itself).
 import { Rng, type Runtime, type Tensor } from '@crnn/core';
 import { asF32, assertClose, randomArray } from '../testing.js';
+import { hasWideSubgroups } from '../matmul/matmul.js';
 import { conv2d, conv2dBackward, type Conv2dOptions } from './conv2d.js';
 import { conv2dBackwardRef, conv2dRef, outSize, type ConvGeom } from './conv2d.ref.js';
 
 export const TOL = { rtol: 1e-4, atol: 1e-4 };
 
 /** Whether the fast (subgroup) kernels can run: subgroups of at least 8 invocations. */
-export function hasFastKernels(rt: Runtime): boolean {
-  const info = (rt.device as unknown as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
-  return rt.info.features.subgroups && (info?.subgroupMinSize ?? 0) >= 8;
-}
+export const hasFastKernels = (rt: Runtime): boolean => hasWideSubgroups(rt);
 
 /** [n, c, h, w, o, kh, kw, sh, sw, ph, pw] */
 export type G = [number, number, number, number, number, number, number, number, number, number, number];

@@ -9,7 +9,7 @@ import dwFinishSrc from './conv2d-dw-finish.wgsl.js';
 import dwSmallSrc from './conv2d-dw-small.wgsl.js';
 import directSrc from './conv2d-direct.wgsl.js';
 import winogradSrc from './conv2d-winograd.wgsl.js';
-import { matmul } from '../matmul/matmul.js';
+import { hasWideSubgroups, matmul } from '../matmul/matmul.js';
 import { winogradTuning } from './winograd-tuning.js';
 
 export interface Conv2dOptions {
@@ -147,13 +147,6 @@ function fastExtent(oh: number, ow: number, kh: number, kw: number, sh: number, 
   return [(oh - 1) * sh + kh, 4 * (sw * (cpr - 1) + Math.ceil((3 * sw + kw) / 4))];
 }
 
-/** Subgroups of at least 8 invocations: what the fast kernels' 8-invocation workgroups need. */
-function hasSubgroups8(rt: Runtime): boolean {
-  if (!rt.info.features.subgroups) return false;
-  const info = (rt.device as unknown as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
-  return (info?.subgroupMinSize ?? 0) >= 8;
-}
-
 /** conv2d-fast.wgsl's private arrays: ceil(KW / 2) <= 8 and ceil((3*SW + KW) / 4) <= 8. */
 const fastFits = (kw: number, sw: number) => Math.ceil(kw / 2) <= 8 && Math.ceil((3 * sw + kw) / 4) <= 8;
 /** Output rows per step of conv2d-dw-fast.wgsl: 2, or 1 when pairing would pad much. */
@@ -171,9 +164,9 @@ const dwFastFits = (g: Geom) =>
 const SMALL_C = 4;
 
 function useFast(op: string, rt: Runtime, choice: Conv2dOptions['kernel'], fits: boolean): boolean {
-  const can = fits && hasSubgroups8(rt);
+  const can = fits && hasWideSubgroups(rt);
   if (choice === 'fast' && !can) {
-    throw new OpInputError(op, `kernel 'fast' to apply (subgroups of >= 8 invocations and a small enough kernel)`, hasSubgroups8(rt) ? 'a kernel too large for it' : 'no subgroups');
+    throw new OpInputError(op, `kernel 'fast' to apply (subgroups of >= 8 invocations and a small enough kernel)`, hasWideSubgroups(rt) ? 'a kernel too large for it' : 'no subgroups');
   }
   return choice === 'direct' ? false : can;
 }
@@ -198,7 +191,7 @@ function useWinograd(op: string, rt: Runtime, choice: Conv2dOptions['kernel'], f
     throw new OpInputError(op, `kernel 'winograd' to apply (a 3x3 kernel, stride 1, channels in multiples of 4)`, 'a shape it does not cover');
   }
   if (choice === 'winograd') return true;
-  return (choice ?? 'auto') === 'auto' && fits && c >= WINOGRAD_MIN_C && o >= WINOGRAD_MIN_C && rt.info.isSoftware && hasSubgroups8(rt);
+  return (choice ?? 'auto') === 'auto' && fits && c >= WINOGRAD_MIN_C && o >= WINOGRAD_MIN_C && rt.info.isSoftware && hasWideSubgroups(rt);
 }
 
 /** Floats of `count`, rounded up so that consecutive planes start 256 bytes apart. */
