@@ -7,7 +7,8 @@ import { checkAgainstRef, geom, optsOf, TOL, type G } from './conv2d.testing.js'
 import { winogradTuning } from './winograd-tuning.js';
 
 // The Winograd F(2x2, 3x3) path (conv2d-winograd.wgsl + 16 matmuls) against the float64
-// reference: forward, and dx (dx of any stride is a stride-1 convolution of the dilated dy).
+// reference: forward, dx (dx of any stride is a stride-1 convolution of the dilated dy) and dw
+// (the transposed algorithm F(3x3, 2x2), summed over chunks of tiles).
 let rt: Runtime;
 beforeAll(async () => {
   rt = await Runtime.create();
@@ -26,7 +27,7 @@ const SWEEP: G[] = [
 ];
 
 describe('conv2d winograd', () => {
-  it('matches the reference over the sweep (forward and dx; dw and db as auto)', async () => {
+  it('matches the reference over the sweep (forward, dx, dw; db as auto)', async () => {
     for (const [i, gg] of SWEEP.entries()) await checkAgainstRef(rt, geom(gg), 'winograd', 500 + i);
   });
 
@@ -57,7 +58,7 @@ describe('conv2d winograd', () => {
     }
   });
 
-  it('GPU forward and dx match finite differences on a tiny shape', async () => {
+  it('GPU forward, dx and dw match finite differences on a tiny shape', async () => {
     const rng = new Rng(520);
     const g = geom([1, 4, 4, 5, 4, 3, 3, 1, 1, 1, 1]);
     const [oh, ow] = outSize(g);
@@ -70,9 +71,33 @@ describe('conv2d winograd', () => {
     const opts = optsOf(g, 'winograd');
     // The GPU forward first (so that the finite differences below are of a checked function).
     assertClose(await rt.read(conv2d(rt, tx, tw, rt.upload(b, [g.o]), opts)), conv2dRef(x, w, b, g), TOL, 'winograd y');
-    const { dx } = conv2dBackward(rt, rt.upload(dy, [g.n, g.o, oh, ow]), tx, tw, opts, { x: true });
+    const { dx, dw } = conv2dBackward(rt, rt.upload(dy, [g.n, g.o, oh, ow]), tx, tw, opts, { x: true, w: true });
     const fd = finiteDiff((xx) => dot(conv2dRef(xx, w, b, g), dy), Float64Array.from(x));
     assertClose(await rt.read(dx!), fd, { rtol: 1e-3, atol: 1e-4 }, 'winograd gpu dx vs fd');
+    const fdw = finiteDiff((ww) => dot(conv2dRef(x, ww, b, g), dy), Float64Array.from(w));
+    assertClose(await rt.read(dw!), fdw, { rtol: 1e-3, atol: 1e-4 }, 'winograd gpu dw vs fd');
+  });
+
+  it('dw accumulates into an existing gradient, also over chunks of tiles', async () => {
+    const rng = new Rng(525);
+    const g = geom([3, 8, 5, 9, 12, 3, 3, 1, 1, 1, 1]);
+    const [oh, ow] = outSize(g);
+    const x = asF32(randomArray(rng, g.n * g.c * g.h * g.w));
+    const w = asF32(randomArray(rng, g.o * g.c * 9));
+    const dy = asF32(randomArray(rng, g.n * g.o * oh * ow));
+    const dw0 = asF32(randomArray(rng, w.length));
+    const want = conv2dBackwardRef(dy, x, w, g).dw.map((v, i) => v + dw0[i]!);
+    for (const maxTiles of [0, 7]) {
+      winogradTuning.maxTiles = maxTiles;
+      try {
+        const acc = rt.upload(dw0, [g.o, g.c, 3, 3]);
+        const gr = conv2dBackward(rt, rt.upload(dy, [g.n, g.o, oh, ow]), rt.upload(x, [g.n, g.c, g.h, g.w]), rt.upload(w, [g.o, g.c, 3, 3]), optsOf(g, 'winograd'), { w: true }, { dw: acc });
+        expect(gr.dw).toBe(acc);
+        assertClose(await rt.read(acc), want, TOL, `winograd accumulated dw, maxTiles ${maxTiles}`);
+      } finally {
+        winogradTuning.maxTiles = 0;
+      }
+    }
   });
 
   it("'auto' takes it for wide 3x3 layers on this (software) adapter, and matches the reference", async () => {
@@ -82,12 +107,12 @@ describe('conv2d winograd', () => {
     const want = rt.info.isSoftware ? 'winograd' : 'fast';
     expect(conv2dKernelFor(rt, x, w, { padding: 1 }), 'forward').toBe(want);
     expect(conv2dKernelFor(rt, x, w, { padding: 1 }, 'dx'), 'dx').toBe(want);
-    expect(conv2dKernelFor(rt, x, w, { padding: 1 }, 'dw'), 'dw').toBe('fast');
+    expect(conv2dKernelFor(rt, x, w, { padding: 1 }, 'dw'), 'dw').toBe(want);
     // Narrow layers keep the direct-form kernels (the matmuls would run too far under peak).
     expect(conv2dKernelFor(rt, rt.zeros([1, 64, 6, 9]), rt.zeros([128, 64, 3, 3]), { padding: 1 })).toBe('fast');
     expect(conv2dKernelFor(rt, x, rt.zeros([64, 128, 3, 3]), { padding: 1 }, 'dx')).toBe('fast');
     // Long reductions (K = 1152 per output), several matmul windows.
-    await checkAgainstRef(rt, g, 'auto', 530, { x: true, w: false, b: false });
+    await checkAgainstRef(rt, g, 'auto', 530, { x: true, w: true, b: false });
   });
 
   it('a NaN reaches exactly the outputs whose window covers it, and nothing hangs', async () => {
@@ -116,7 +141,9 @@ describe('conv2d winograd', () => {
       [() => conv2d(rt, x, rt.zeros([6, 4, 3, 3]), undefined, { kernel: 'winograd' }), /conv2d: expected kernel 'winograd' to apply/],
       [() => conv2d(rt, rt.zeros([1, 3, 6, 6]), rt.zeros([4, 3, 3, 3]), undefined, { kernel: 'winograd' }), /conv2d: expected kernel 'winograd' to apply/],
       [() => conv2dBackward(rt, rt.zeros([1, 6, 4, 4]), x, rt.zeros([6, 4, 3, 3]), { kernel: 'winograd' }), /conv2d_backward: expected kernel 'winograd' to apply/],
-      [() => conv2d(rt, x, rt.zeros([4, 4, 3, 3]), undefined, { kernel: 'tiled' as never }), /conv2d: expected kernel one of auto, fast, direct, winograd, found 'tiled'/],
+      // dx of a strided convolution is covered, its dw is not.
+      [() => conv2dBackward(rt, rt.zeros([1, 4, 2, 2]), x, rt.zeros([4, 4, 3, 3]), { stride: 2, kernel: 'winograd' }, { w: true }), /conv2d_backward: expected kernel 'winograd' to apply/],
+      [() => conv2d(rt, x, rt.zeros([4, 4, 3, 3]), undefined, { kernel: 'tiled' as never }), /conv2d: expected kernel one of auto, fast, direct, winograd, gemm, found 'tiled'/],
     ];
     for (const [f, re] of cases) {
       expect(f).toThrow(OpInputError);

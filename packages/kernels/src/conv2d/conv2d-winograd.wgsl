@@ -270,3 +270,109 @@ fn output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     if (right) { store4(at + params.ow + 1u, plane, bottom[1] + b); }
   }
 }
+
+// ---- dw: the weight gradient by the transposed algorithm, F(3x3, 2x2) ---------------------
+// dw[o, c] (3x3) = sum over tiles of the correlation of the tile's 2x2 block of dy with its
+// 4x4 block of xp. Differentiating y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A against g gives, per tile,
+//
+//   dw = Gᵀ [(A e Aᵀ) ⊙ (Bᵀ d B)] G      e = the tile's 2x2 block of dy
+//
+// so V is the forward's (`input`, on the same tiles), E[xi][p][o] = (A e Aᵀ)[xi] comes from dy
+// (`dy_tiles`), 16 GEMMs [O, P] x [P, C] sum over the tiles (matmul with A transposed,
+// accumulating over chunks of tiles), and `dw_out` applies Gᵀ . G to M[xi][o][c].
+//
+//   A = Aᵀᵀ = [1 0; 1 1; 1 -1; 0 -1]     Gᵀ = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1]
+
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> e4: array<vec4<f32>>;
+
+// A applied to a 2-vector.
+fn a2(a: vec4<f32>, b: vec4<f32>) -> array<vec4<f32>, 4> {
+  return array<vec4<f32>, 4>(a, a + b, a - b, -b);
+}
+
+// dy[n, o0 .. o0+3, y, x] as a vec4 over the 4 channels, 0 outside OH x OW (partial tiles).
+fn dy4(n: u32, o0: u32, y: u32, x: u32) -> vec4<f32> {
+  if (y >= params.oh || x >= params.ow) { return vec4(0.0); }
+  let plane = params.oh * params.ow;
+  let at = (n * params.o + o0) * plane + y * params.ow + x;
+  return vec4(dy[at], dy[at + plane], dy[at + 2u * plane], dy[at + 3u * plane]);
+}
+
+// Invocation (p, o4): E of tile p in output channels 4*o4 .. 4*o4+3, written like V (planes
+// SV apart, rows of O).
+@compute @workgroup_size(64)
+fn dy_tiles(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let k = gid.x + gid.y * nwg.x * 64u;
+  if (k >= params.count) { return; }
+  let t = locate(k, params.o);
+  let y0 = 2u * t.ty;
+  let x0 = 2u * t.tx;
+  // Columns first: col[s] = A (e[0][s], e[1][s]); then row i of E is A (col0[i], col1[i]).
+  let col0 = a2(dy4(t.n, t.ch0, y0, x0), dy4(t.n, t.ch0, y0 + 1u, x0));
+  let col1 = a2(dy4(t.n, t.ch0, y0, x0 + 1u), dy4(t.n, t.ch0, y0 + 1u, x0 + 1u));
+  let base = (t.p * params.o + t.ch0) / 4u;
+  let s = params.sv / 4u;
+  for (var i = 0u; i < 4u; i++) {
+    let r = a2(col0[i], col1[i]);
+    let at = base + 4u * i * s;
+    e4[at] = r[0];
+    e4[at + s] = r[1];
+    e4[at + 2u * s] = r[2];
+    e4[at + 3u * s] = r[3];
+  }
+}
+
+override ACCUMULATE: u32 = 0u; // dw_out: add into dw instead of overwriting it
+
+// M is read through `output`'s m4 (binding 1) and m_row.
+@group(0) @binding(2) var<storage, read_write> dw4: array<vec4<f32>>;
+
+// Gᵀ applied to a 4-vector: three values.
+fn gt4(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32>) -> array<vec4<f32>, 3> {
+  let h = 0.5 * (b + c);
+  return array<vec4<f32>, 3>(a + h, 0.5 * (b - c), h + d);
+}
+
+// Invocation (o, c4), as in `weights`: M[xi][o][c0 .. c0+3] (planes SU apart, rows of C) to
+// the 4 filters' 36 consecutive floats of dw [O, C, 3, 3], 9 aligned vec4.
+@compute @workgroup_size(64)
+fn dw_out(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let k = gid.x + gid.y * nwg.x * 64u;
+  if (k >= params.count) { return; }
+  let o = k / (params.c / 4u);
+  let c0 = 4u * (k % (params.c / 4u));
+  let s = params.su / 4u;
+  let base = (o * params.c + c0) / 4u;
+  let q0 = m_row(base, s);
+  let q1 = m_row(base + 4u * s, s);
+  let q2 = m_row(base + 8u * s, s);
+  let q3 = m_row(base + 12u * s, s);
+  // Columns j first (over rows i), then each of the 3 results along j: g[3*ky + kx].
+  let c0r = gt4(q0[0], q1[0], q2[0], q3[0]);
+  let c1r = gt4(q0[1], q1[1], q2[1], q3[1]);
+  let c2r = gt4(q0[2], q1[2], q2[2], q3[2]);
+  let c3r = gt4(q0[3], q1[3], q2[3], q3[3]);
+  let r0 = gt4(c0r[0], c1r[0], c2r[0], c3r[0]);
+  let r1 = gt4(c0r[1], c1r[1], c2r[1], c3r[1]);
+  let r2 = gt4(c0r[2], c1r[2], c2r[2], c3r[2]);
+  let g = array<vec4<f32>, 9>(r0[0], r0[1], r0[2], r1[0], r1[1], r1[2], r2[0], r2[1], r2[2]);
+  // Filter j's tap t goes to float 9*j + t of the run: the inverse of `weights`' gather.
+  var q = array<vec4<f32>, 9>(
+    vec4(g[0].x, g[1].x, g[2].x, g[3].x),
+    vec4(g[4].x, g[5].x, g[6].x, g[7].x),
+    vec4(g[8].x, g[0].y, g[1].y, g[2].y),
+    vec4(g[3].y, g[4].y, g[5].y, g[6].y),
+    vec4(g[7].y, g[8].y, g[0].z, g[1].z),
+    vec4(g[2].z, g[3].z, g[4].z, g[5].z),
+    vec4(g[6].z, g[7].z, g[8].z, g[0].w),
+    vec4(g[1].w, g[2].w, g[3].w, g[4].w),
+    vec4(g[5].w, g[6].w, g[7].w, g[8].w),
+  );
+  let at = (o * params.c + c0) * 9u / 4u;
+  for (var i = 0u; i < 9u; i++) {
+    var v = q[i];
+    if (ACCUMULATE == 1u) { v += dw4[at + i]; }
+    dw4[at + i] = v;
+  }
+}

@@ -48,9 +48,9 @@ describe('conv2d', () => {
 
   it('GPU backward matches finite differences of the GPU-checked reference on tiny shapes', async () => {
     // dL/dx and dL/dw of L = sum(y * dy) by central differences of the float64 forward,
-    // compared with what the GPU computed (f32), for both kernel families.
+    // compared with what the GPU computed (f32), for the kernel families that run dw.
     const rng = new Rng(7);
-    for (const kernel of ['direct', 'fast'] as const) {
+    for (const kernel of ['direct', 'fast', 'gemm'] as const) {
       if (kernel === 'fast' && !fastAvailable) continue;
       for (const gg of [[2, 2, 4, 5, 3, 3, 3, 1, 1, 1, 1], [1, 3, 5, 6, 2, 3, 3, 2, 2, 0, 1]] as G[]) {
         const g = geom(gg);
@@ -72,7 +72,7 @@ describe('conv2d', () => {
 
   it('accumulates dw and db into existing gradients (with and without a split dw reduction)', async () => {
     const rng = new Rng(9);
-    for (const kernel of ['direct', 'fast'] as const) {
+    for (const kernel of ['direct', 'fast', 'gemm'] as const) {
       if (kernel === 'fast' && !fastAvailable) continue;
       // The first shape has few input channels (conv2d-dw-small) and splits the batch over
       // workgroups; the second (conv2d-dw-fast) does not split.

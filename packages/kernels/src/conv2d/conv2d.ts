@@ -9,6 +9,8 @@ import dwFinishSrc from './conv2d-dw-finish.wgsl.js';
 import dwSmallSrc from './conv2d-dw-small.wgsl.js';
 import directSrc from './conv2d-direct.wgsl.js';
 import winogradSrc from './conv2d-winograd.wgsl.js';
+import gemmSrc from './conv2d-gemm.wgsl.js';
+import { permute } from '../permute/permute.js';
 import { hasWideSubgroups, matmul } from '../matmul/matmul.js';
 import { winogradTuning } from './winograd-tuning.js';
 
@@ -20,12 +22,13 @@ export interface Conv2dOptions {
   /**
    * Kernel choice, for tests and benchmarks: 'fast' (subgroup implicit GEMM; needs
    * subgroups of at least 8 invocations), 'direct' (one output per invocation, any
-   * adapter), 'winograd' (F(2x2, 3x3) through 16 matmuls; 3x3 kernels at stride 1 with
-   * input and output channels in multiples of 4; for dx the stride may be any), 'auto'
-   * (default: winograd on software adapters where it applies and pays, else fast where it
-   * applies, else direct).
+   * adapter), 'winograd' (F(2x2, 3x3) through 16 matmuls, dw by F(3x3, 2x2); 3x3 kernels
+   * at stride 1 with input and output channels in multiples of 4; for dx the stride may be
+   * any), 'gemm' (im2col / col2im around one matmul; any geometry whose [N*OH*OW, C*KH*KW]
+   * columns fit one storage binding), 'auto' (default: per part, what was measured fastest
+   * on software adapters among those that apply, else fast where it applies, else direct).
    */
-  kernel?: 'auto' | 'fast' | 'direct' | 'winograd';
+  kernel?: 'auto' | 'fast' | 'direct' | 'winograd' | 'gemm';
 }
 
 interface Geom {
@@ -73,14 +76,31 @@ function geometry(op: string, x: Tensor, w: Tensor, o: Conv2dOptions): Geom {
 
 const WG = 64;
 
-/** Zero-padded / dilated copy of src [N, C, H, W] into [N, C, hp, wp] (see conv2d-pad.wgsl). */
-function pad(rt: Runtime, src: Tensor, hp: number, wp: number, pt: number, pl: number, dh = 1, dw = 1): Tensor {
+/** Whether pad() runs rows4 (vec4 rows) rather than the element kernel. */
+export const padByRows = (srcSize: number, wp: number, dw: number): boolean => dw === 1 && wp % 4 === 0 && srcSize % 4 === 0 && srcSize > 0;
+
+/**
+ * Zero-padded / dilated copy of src [N, C, H, W] into [N, C, hp, wp] (see conv2d-pad.wgsl):
+ * row by row in vec4s (rows4) where the columns are not dilated and both sides hold whole
+ * vec4s, else element by element into a cleared buffer.
+ */
+export function pad(rt: Runtime, src: Tensor, hp: number, wp: number, pt: number, pl: number, dh = 1, dw = 1): Tensor {
   const [n, c, h, w] = src.shape as [number, number, number, number];
-  const out = rt.zeros([n, c, hp, wp]);
   const planes = n * c;
+  if (padByRows(src.size, wp, dw)) {
+    const out = rt.empty([n, c, hp, wp]);
+    rt.dispatch({
+      kernel: { name: 'conv2d_pad_rows4', code: padSrc, entryPoint: 'rows4' },
+      params: [planes, h, w, hp, wp, i32(pt), i32(pl), dh, dw, 0],
+      bindings: [src, out],
+      workgroups: rt.grid(planes * hp, 64),
+    });
+    return out;
+  }
+  const out = rt.zeros([n, c, hp, wp]);
   const zc = Math.max(4, Math.ceil(planes / rt.device.limits.maxComputeWorkgroupsPerDimension));
   rt.dispatch({
-    kernel: { name: 'conv2d_pad', code: padSrc },
+    kernel: { name: 'conv2d_pad', code: padSrc, entryPoint: 'main' },
     params: [planes, h, w, hp, wp, i32(pt), i32(pl), dh, dw, zc],
     bindings: [src, out],
     workgroups: [Math.ceil(w / 32), Math.ceil(h / 2), Math.ceil(planes / zc)],
@@ -181,7 +201,10 @@ const winogradFits = (kh: number, kw: number, stride: number, c: number, o: numb
  * Channels (input and output) from which 'auto' takes the Winograd path on software
  * adapters: its 16 GEMMs are [P, c] x [c, o], and with c or o at 64 the matmul kernel runs too
  * far under its peak to win (C 64 -> O 128 at 16x50 on lavapipe: forward 60 ms against 47 for
- * conv2d-fast, dx 56 against 47; from 128 -> 256 at 8x25 up it is 1.3-1.7x faster).
+ * conv2d-fast, dx 56 against 47; from 128 -> 256 at 8x25 up it is 1.3-1.7x faster). dw (the
+ * GEMMs [O, P] x [P, C]), GPU time, median of 9 in three interleaved rounds: 64 -> 128 at
+ * 16x50 53.5 ms against 54.3 for conv2d-dw-fast, 128 -> 256 at 8x25 52.8 / 55.2, 256 -> 256
+ * 59.7 / 121.5, 256 -> 512 at 4x25 58.0 / 130.7, 512 -> 512 108.7 / 203.4.
  */
 const WINOGRAD_MIN_C = 128;
 
@@ -246,13 +269,35 @@ function winogradChunk(rt: Runtime, c: number, o: number): number {
   return winogradTuning.maxTiles > 0 ? Math.min(fit, winogradTuning.maxTiles) : fit;
 }
 
-/** Padded extent for winogradConv: whole 4x4 blocks for every 2x2 output tile. */
-const winogradExtent = (oh: number, ow: number): [number, number] => [2 * Math.ceil(oh / 2) + 2, 2 * Math.ceil(ow / 2) + 2];
+/**
+ * Padded extent for winogradConv: whole 4x4 blocks for every 2x2 output tile, rows rounded up
+ * to whole vec4 so that pad() copies by rows.
+ */
+const winogradExtent = (oh: number, ow: number): [number, number] => [2 * Math.ceil(oh / 2) + 2, 4 * Math.ceil((2 * Math.ceil(ow / 2) + 2) / 4)];
 
-const KERNEL_CHOICES: ReadonlyArray<NonNullable<Conv2dOptions['kernel']>> = ['auto', 'fast', 'direct', 'winograd'];
+const KERNEL_CHOICES: ReadonlyArray<NonNullable<Conv2dOptions['kernel']>> = ['auto', 'fast', 'direct', 'winograd', 'gemm'];
 
 /** The kernel family that computes one part of a convolution's forward or backward pass. */
-export type Conv2dKernel = 'winograd' | 'fast' | 'direct';
+export type Conv2dKernel = 'winograd' | 'fast' | 'direct' | 'gemm';
+
+/** Whether the GEMM form's col [N*OH*OW, C*KH*KW] fits one storage binding. */
+function gemmFits(rt: Runtime, g: Geom): boolean {
+  const lim = rt.device.limits;
+  return 4 * g.n * g.oh * g.ow * g.c * g.kh * g.kw <= Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
+}
+
+/**
+ * Where 'auto' takes the GEMM path for dx and dw (never the forward: its matmul with K = C*KH*KW
+ * in one reduction ran slower than conv2d-fast everywhere measured): software adapters, long
+ * reductions (C*KH*KW >= 2048) into many output channels (O >= 512), which is where the
+ * direct-form kernels fell behind. Measured on lavapipe (GPU time, median of 9 over three
+ * interleaved rounds, /tmp script on conv2dBackward with kernel 'auto' / 'gemm', N = 8):
+ * 512 -> 512 2x2 at 2x25: dx 30.7-30.9 ms against 54.9-65.7, dw 23.1-28.4 against 34.7-36.8;
+ * 512 -> 512 2x2 at 4x25: dx 79.4 against 90.2, dw 71.2 against 74.3; slower at 64-256
+ * channels (2x2 and 1x1) and for 3x3 layers (64 -> 128 at 16x50: dx 95 against 43).
+ */
+const gemmPays = (rt: Runtime, g: Geom, part: 'forward' | 'dx' | 'dw'): boolean =>
+  part !== 'forward' && rt.info.isSoftware && hasWideSubgroups(rt) && g.c * g.kh * g.kw >= 2048 && g.o >= 512;
 
 /** The kernel `part` runs for geometry g under the caller's choice (throws when a forced one cannot). */
 function kernelFor(op: string, rt: Runtime, g: Geom, choice: Conv2dOptions['kernel'], part: 'forward' | 'dx' | 'dw'): Conv2dKernel {
@@ -261,16 +306,21 @@ function kernelFor(op: string, rt: Runtime, g: Geom, choice: Conv2dOptions['kern
   }
   // dx is a stride-1 convolution of the dilated dy, with c and o swapped.
   const [c, o] = part === 'dx' ? [g.o, g.c] : [g.c, g.o];
-  const stride = part === 'forward' ? Math.max(g.sh, g.sw) : 1;
-  if (part !== 'dw' && useWinograd(op, rt, choice, winogradFits(g.kh, g.kw, stride, c, o), c, o)) return 'winograd';
+  const gemmOk = gemmFits(rt, g);
+  if (choice === 'gemm') {
+    if (!gemmOk) throw new OpInputError(op, `kernel 'gemm' to apply (columns [N*OH*OW, C*KH*KW] within one storage binding)`, `[${g.n * g.oh * g.ow}, ${g.c * g.kh * g.kw}]`);
+    return 'gemm';
+  }
+  const wstride = part === 'dx' ? 1 : Math.max(g.sh, g.sw);
+  if (useWinograd(op, rt, choice, winogradFits(g.kh, g.kw, wstride, c, o), c, o)) return 'winograd';
+  if ((choice ?? 'auto') === 'auto' && gemmOk && gemmPays(rt, g, part)) return 'gemm';
   const fits = part === 'forward' ? fastFits(g.kw, g.sw) : part === 'dx' ? fastFits(g.kw, 1) : dwFastFits(g);
   return useFast(op, rt, choice, fits) ? 'fast' : 'direct';
 }
 
 /**
  * Which kernel family conv2d (`forward`) or conv2dBackward (`dx`, `dw`) would run for these
- * operands and options; throws OpInputError as those would. dw has no Winograd form here:
- * under kernel 'winograd' it takes what 'auto' would.
+ * operands and options; throws OpInputError as those would.
  */
 export function conv2dKernelFor(rt: Runtime, x: Tensor, w: Tensor, opts: Conv2dOptions = {}, part: 'forward' | 'dx' | 'dw' = 'forward'): Conv2dKernel {
   const op = part === 'forward' ? 'conv2d' : 'conv2d_backward';
@@ -293,6 +343,7 @@ export function conv2d(rt: Runtime, x: Tensor, w: Tensor, bias: Tensor | undefin
     expectShape(op, 'bias', bias, [g.o]);
   }
   const kernel = kernelFor(op, rt, g, opts.kernel, 'forward');
+  if (kernel === 'gemm') return gemmForward(rt, x, w, bias, g);
   if (kernel === 'winograd') {
     const [hp, wp] = winogradExtent(g.oh, g.ow);
     const xp = pad(rt, x, hp, wp, g.ph, g.pw);
@@ -354,10 +405,15 @@ export function conv2dBackward(
   const dxKernel = need.x ? kernelFor(op, rt, g, opts.kernel, 'dx') : null;
   const dwKernel = need.w ? kernelFor(op, rt, g, opts.kernel, 'dw') : null;
   const out: Conv2dGrads = {};
+  const dyM = dxKernel === 'gemm' || dwKernel === 'gemm' ? dyRows(rt, dy, g) : null;
+  if (dxKernel === 'gemm') out.dx = gemmDxOf(rt, dyM!, w, g);
+  if (dwKernel === 'gemm') out.dw = gemmDwOf(rt, dyM!, x, g, accumulate.dw);
+  dyM?.dispose();
   if (dxKernel === 'winograd') out.dx = winogradDxOf(rt, dy, w, g);
   else if (dxKernel === 'fast') out.dx = fastDxOf(rt, dy, w, g);
   else if (dxKernel === 'direct') out.dx = directGrad(rt, 'dx', dy, w, g, [g.n, g.c, g.h, g.w]);
-  if (dwKernel === 'fast') out.dw = fastDwOf(rt, dy, x, g, accumulate.dw);
+  if (dwKernel === 'winograd') out.dw = winogradDwOf(rt, dy, x, g, accumulate.dw);
+  else if (dwKernel === 'fast') out.dw = fastDwOf(rt, dy, x, g, accumulate.dw);
   else if (dwKernel === 'direct') out.dw = directGrad(rt, 'dw', dy, x, g, [g.o, g.c, g.kh, g.kw], accumulate.dw);
   if (need.b) {
     const db = sumAxes(rt, dy, [g.n, g.o, g.oh * g.ow], accumulate.db);
@@ -442,5 +498,122 @@ function fastDwOf(rt: Runtime, dy: Tensor, x: Tensor, g: Geom, into?: Tensor): T
     workgroups: [Math.ceil(g.c / WG), g.o],
   });
   part.dispose();
+  return dw;
+}
+
+/** Params of conv2d-gemm.wgsl. */
+const gemmParams = (g: Geom, count: number): number[] => [g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow, count];
+
+/** dy [N, O, OH, OW] as the GEMM form's [M, O] (M = N * OH * OW rows (n, oh, ow)). */
+const dyRows = (rt: Runtime, dy: Tensor, g: Geom): Tensor => {
+  const v = dy.reshape([g.n, g.o, g.oh * g.ow]);
+  const t = permute(rt, v, [0, 2, 1]);
+  v.dispose();
+  const rows = t.reshape([g.n * g.oh * g.ow, g.o]);
+  t.dispose();
+  return rows;
+};
+
+/** y [N, O, OH, OW] = col wᵀ (+ bias) as [M, O], permuted back to NCHW. */
+function gemmForward(rt: Runtime, x: Tensor, w: Tensor, bias: Tensor | undefined, g: Geom): Tensor {
+  const col = im2col(rt, x, g);
+  const wk = w.reshape([g.o, g.c * g.kh * g.kw]);
+  const yM = matmul(rt, col, wk, { transB: true, ...(bias ? { bias } : {}) });
+  for (const t of [col, wk]) t.dispose();
+  const y3 = yM.reshape([g.n, g.oh * g.ow, g.o]);
+  yM.dispose();
+  const y = permute(rt, y3, [0, 2, 1]);
+  y3.dispose();
+  const out = y.reshape([g.n, g.o, g.oh, g.ow]);
+  y.dispose();
+  return out;
+}
+
+/** col [M, K] of x (conv2d-gemm.wgsl). */
+function im2col(rt: Runtime, x: Tensor, g: Geom): Tensor {
+  const m = g.n * g.oh * g.ow;
+  const col = rt.empty([m, g.c * g.kh * g.kw]);
+  rt.dispatch({
+    kernel: { name: 'conv2d_im2col', code: gemmSrc, entryPoint: 'im2col' },
+    params: gemmParams(g, m * g.c),
+    bindings: [x, col],
+    workgroups: rt.grid(m * g.c, 64),
+  });
+  return col;
+}
+
+/** dw [O, C, KH, KW] = dyᵀ col: one matmul [O, M] x [M, K] after im2col (conv2d-gemm.wgsl). */
+function gemmDwOf(rt: Runtime, dyM: Tensor, x: Tensor, g: Geom, into?: Tensor): Tensor {
+  const k = g.c * g.kh * g.kw;
+  const col = im2col(rt, x, g);
+  const acc = into?.reshape([g.o, k]);
+  const dw = matmul(rt, dyM, col, { transA: true, ...(acc ? { accumulate: acc } : {}) });
+  col.dispose();
+  if (acc) {
+    acc.dispose(); // dw is acc
+    return into!;
+  }
+  const out = dw.reshape([g.o, g.c, g.kh, g.kw]);
+  dw.dispose();
+  return out;
+}
+
+/** dx [N, C, H, W] = col2im(dy w): one matmul [M, O] x [O, K], then the gather. */
+function gemmDxOf(rt: Runtime, dyM: Tensor, w: Tensor, g: Geom): Tensor {
+  const wk = w.reshape([g.o, g.c * g.kh * g.kw]);
+  const dcol = matmul(rt, dyM, wk);
+  wk.dispose();
+  const dx = rt.empty([g.n, g.c, g.h, g.w]);
+  rt.dispatch({
+    kernel: { name: 'conv2d_col2im', code: gemmSrc, entryPoint: 'col2im' },
+    params: gemmParams(g, dx.size),
+    bindings: [dcol, dx],
+    workgroups: rt.grid(dx.size, 64),
+  });
+  dcol.dispose();
+  return dx;
+}
+
+/**
+ * dw [O, C, 3, 3] of a 3x3 stride-1 convolution by the transposed Winograd algorithm
+ * (conv2d-winograd.wgsl, `dy_tiles` / `input` / `dw_out`): per chunk of 2x2 dy tiles, E from
+ * dy and V from the padded x, then 16 matmuls Eᵀ V [O, P] x [P, C] summed over the chunks
+ * into M, then Gᵀ M G.
+ */
+function winogradDwOf(rt: Runtime, dy: Tensor, x: Tensor, g: Geom, into?: Tensor): Tensor {
+  const th = Math.ceil(g.oh / 2);
+  const tw = Math.ceil(g.ow / 2);
+  const tiles = g.n * th * tw;
+  const [hp, wp] = winogradExtent(g.oh, g.ow);
+  const xp = pad(rt, x, hp, wp, g.ph, g.pw);
+  const chunk = Math.min(tiles, winogradChunk(rt, g.c, g.o));
+  // E and V share the plane stride (rows of max(C, O) per tile); M's planes are [O, C].
+  const sv = planeStride(chunk * Math.max(g.c, g.o));
+  const su = planeStride(g.o * g.c);
+  const e = rt.empty([16 * sv]);
+  const v = rt.empty([16 * sv]);
+  const m = rt.empty([16 * su]);
+  const launch = (entryPoint: string, count: number, p0: number, bindings: Tensor[], constants: Record<string, number> = {}) =>
+    rt.dispatch({
+      kernel: { name: `conv2d_winograd_${entryPoint}`, code: winogradSrc, entryPoint, constants },
+      params: [g.n, g.c, g.o, th, tw, hp, wp, g.oh, g.ow, sv, 0, su, count, p0],
+      bindings,
+      workgroups: rt.grid(count, WG),
+    });
+  for (let p0 = 0; p0 < tiles; p0 += chunk) {
+    const pc = Math.min(chunk, tiles - p0);
+    launch('dy_tiles', (pc * g.o) / 4, p0, [dy, e]);
+    launch('input', (pc * g.c) / 4, p0, [xp, v]);
+    for (let xi = 0; xi < 16; xi++) {
+      const ex = e.view([pc, g.o], xi * sv);
+      const vx = v.view([pc, g.c], xi * sv);
+      const mx = m.view([g.o, g.c], xi * su);
+      matmul(rt, ex, vx, { transA: true, ...(p0 === 0 ? { out: mx } : { accumulate: mx }) });
+      for (const t of [ex, vx, mx]) t.dispose();
+    }
+  }
+  const dw = into ?? rt.empty([g.o, g.c, 3, 3]);
+  launch('dw_out', (g.o * g.c) / 4, 0, [m, dw], { ACCUMULATE: into ? 1 : 0 });
+  for (const t of [xp, e, v, m]) t.dispose();
   return dw;
 }

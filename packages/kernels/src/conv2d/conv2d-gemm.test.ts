@@ -1,0 +1,64 @@
+import { OpInputError, Runtime } from '@crnn/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { conv2d, conv2dBackward, conv2dKernelFor } from './conv2d.js';
+import { checkAgainstRef, geom, SWEEP } from './conv2d.testing.js';
+
+// The GEMM form (conv2d-gemm.wgsl's im2col / col2im around one matmul per part) against the
+// float64 reference over the whole sweep: 1x1, 2x2, 4x3, 3x5, 9x9 kernels, strides and
+// paddings per axis. Finite differences and accumulation are in conv2d.test.ts.
+let rt: Runtime;
+beforeAll(async () => {
+  rt = await Runtime.create();
+});
+afterAll(() => rt.destroy());
+
+describe('conv2d gemm', () => {
+  it('matches the reference over the sweep (forward, dx, dw, db)', async () => {
+    for (const [i, gg] of SWEEP.entries()) await checkAgainstRef(rt, geom(gg), 'gemm', 600 + i);
+  });
+
+  it("'auto' takes it for dx and dw of wide layers with long reductions on this (software) adapter", async () => {
+    // The CRNN's last convolution: 512 -> 512, 2x2, at 2x25.
+    const x = rt.zeros([8, 512, 2, 25]);
+    const w = rt.zeros([512, 512, 2, 2]);
+    const want = rt.info.isSoftware ? 'gemm' : 'fast';
+    expect(conv2dKernelFor(rt, x, w, {}, 'dx')).toBe(want);
+    expect(conv2dKernelFor(rt, x, w, {}, 'dw')).toBe(want);
+    expect(conv2dKernelFor(rt, x, w, {})).toBe('fast');
+    // 256 channels keep the direct-form kernels; 3x3 layers that Winograd covers take it.
+    expect(conv2dKernelFor(rt, rt.zeros([8, 256, 2, 25]), rt.zeros([256, 256, 2, 2]), {}, 'dw')).toBe('fast');
+    if (rt.info.isSoftware) expect(conv2dKernelFor(rt, rt.zeros([1, 512, 4, 6]), rt.zeros([512, 512, 3, 3]), { padding: 1 }, 'dw')).toBe('winograd');
+    for (const t of [x, w]) t.dispose();
+    // And it computes the same as the reference on a smaller layer of the kind (forced).
+    await checkAgainstRef(rt, geom([2, 64, 2, 9, 40, 2, 2, 1, 1, 0, 0]), 'gemm', 650);
+  });
+
+  it('a NaN reaches exactly the outputs whose window covers it', async () => {
+    // 2x2 kernel, no padding: the NaN at input (1, 2) reaches outputs (0..1, 1..2).
+    const x = new Float32Array(3 * 16).fill(0.5);
+    x[1 * 4 + 2] = NaN;
+    const y = await rt.read(conv2d(rt, rt.upload(x, [1, 3, 4, 4]), rt.upload(new Float32Array(2 * 3 * 4).fill(0.1), [2, 3, 2, 2]), undefined, { kernel: 'gemm' }));
+    for (let o = 0; o < 2; o++) {
+      for (let r = 0; r < 3; r++) {
+        for (let c = 0; c < 3; c++) {
+          const covers = r <= 1 && c >= 1 && c <= 2;
+          expect(Number.isNaN(y[(o * 3 + r) * 3 + c]!), `y[${o}, ${r}, ${c}]`).toBe(covers);
+        }
+      }
+    }
+  });
+
+  it('rejects columns that would not fit one storage binding, before any dispatch', () => {
+    // col [64 * 64, 64 * 15 * 15] floats: 236 MB, over the 128 MiB binding.
+    const x = rt.zeros([1, 64, 64, 64]);
+    const w = rt.zeros([1, 64, 15, 15]);
+    const before = rt.stats().dispatches;
+    const re = /conv2d(_backward)?: expected kernel 'gemm' to apply \(columns \[N\*OH\*OW, C\*KH\*KW\] within one storage binding\), found \[4096, 14400\]/;
+    expect(() => conv2d(rt, x, w, undefined, { padding: 7, kernel: 'gemm' })).toThrow(OpInputError);
+    expect(() => conv2d(rt, x, w, undefined, { padding: 7, kernel: 'gemm' })).toThrow(re);
+    expect(() => conv2dBackward(rt, rt.zeros([1, 1, 64, 64]), x, w, { padding: 7, kernel: 'gemm' })).toThrow(re);
+    expect(rt.stats().dispatches).toBe(before);
+    // 'auto' does not take it there.
+    expect(conv2dKernelFor(rt, x, w, { padding: 7 }, 'dw')).not.toBe('gemm');
+  });
+});
