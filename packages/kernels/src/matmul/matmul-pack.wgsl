@@ -1,7 +1,9 @@
 // Packs a matrix into the row-major, zero-padded layout the windowed software matmul reads:
 //   dst[b][r][col] = S_b(r, col) for col < cols, 0 for cols <= col < ld (ld % 4 == 0),
-// where S_b is [rows, cols] stored row-major at src[b * stride], or, when TRANSPOSE = 1,
-// stored as its transpose [cols, rows]. Packing op(B) transposed gives Bᵀ with K padded to
+// where S_b is [rows, cols] stored row-major (rows ld_src apart) at src[off + b * stride], or,
+// when TRANSPOSE = 1, stored as its transpose [cols, rows]. A K-slice of op(B) (the windowed
+// matmul's split of long reductions) is such a sub-matrix: off = the slice's first column
+// (rows of ld_src = K) or row (times rows) of the stored B. Packing op(B) transposed gives Bᵀ with K padded to
 // whole vec4s and to the window alignment; packing op(A) gives A rows of whole vec4s.
 //
 // Grid: x = vec4 column group of dst, y = row, z = batch item (no integer division: lavapipe
@@ -15,6 +17,9 @@ struct Params {
   // ld / 4: vec4s per dst row.
   ld4: u32,
   stride: u32,
+  off: u32,
+  // Source row stride (TRANSPOSE = 0): cols unless S is a column slice of a wider matrix.
+  ld_src: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -28,14 +33,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let x4 = gid.x;
   let r = gid.y;
   if (x4 >= params.ld4 || r >= params.rows) { return; }
-  let s0 = gid.z * params.stride;
+  let s0 = params.off + gid.z * params.stride;
   var v = vec4(0.0);
   for (var q = 0u; q < 4u; q++) {
     let col = x4 * 4u + q;
     // Padding columns read a clamped, in-bounds element and store 0 in its place.
     let cs = min(col, params.cols - 1u);
     var x: f32;
-    if (TRANSPOSE == 1u) { x = src[s0 + cs * params.rows + r]; } else { x = src[s0 + r * params.cols + cs]; }
+    if (TRANSPOSE == 1u) { x = src[s0 + cs * params.rows + r]; } else { x = src[s0 + r * params.ld_src + cs]; }
     v[q] = select(0.0, x, col < params.cols);
   }
   dst[(gid.z * params.rows + r) * params.ld4 + x4] = v;
@@ -56,7 +61,7 @@ fn transpose4(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (x4 >= params.ld4 || r4 * 4u >= params.rows) { return; }
   // Source S^T is [cols, rows]: source row cs holds dst column cs; its vec4 r4 holds dst rows
   // 4*r4 .. 4*r4+3 of that column.
-  let s0 = gid.z * params.stride / 4u;
+  let s0 = (params.off + gid.z * params.stride) / 4u; // off % 4 == 0 (the wrapper checks)
   var v: array<vec4<f32>, 4>;
   for (var q = 0u; q < 4u; q++) {
     let col = x4 * 4u + q;

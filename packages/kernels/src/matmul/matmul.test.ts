@@ -131,9 +131,8 @@ describe('matmul', () => {
   it('every variant handles long K (and K longer than a uniform window)', async () => {
     const rng = new Rng(14);
     for (const v of variants) {
-      // 3000: many k steps; 4100: one Bᵀ column per window pads to 4160, 3 columns a window
-      // (two windows a dispatch: n = 7 ends with a dispatch whose second window is empty);
-      // 17000: no column fits a 64 KiB window, so sw-window runs as sw-direct.
+      // 3000: many k steps; 4100 and 17000: for sw-window, K in slices of 1024 (the last
+      // shorter), each adding into C (n = 7: a dispatch whose second window is empty).
       await checkCase(rng, { m: 3, n: 19, k: 3000 }, v);
       await checkCase(rng, { m: 18, n: 7, k: 4100, transA: true, transB: true, bias: true }, v);
       await checkCase(rng, { m: 2, n: 3, k: 17000, transB: true }, v);
@@ -159,6 +158,14 @@ describe('matmul', () => {
     // A batched over a shared B: the batch folds into the rows, with and without packing A.
     await checkCase(rng, { m: 9, n: 17, k: 12, batch: 3, batched: 'a', bias: true }, v);
     await checkCase(rng, { m: 9, n: 17, k: 10, batch: 3, batched: 'a', transA: true, accumulate: true }, v);
+    // K > 1024 in slices of 1024, each pass adding into C: Bᵀ packed from a column slice of the
+    // stored [n, k] B (transB), or from a row slice of [k, n] B (transposing, 4x4 blocks for
+    // n % 4 == 0 and by elements otherwise); A in place, packed (K % 4 != 0) and transposed;
+    // bias in the first pass only, accumulate into the caller's C.
+    await checkCase(rng, { m: 30, n: 40, k: 2048, transB: true, bias: true }, v);
+    await checkCase(rng, { m: 26, n: 36, k: 2500, accumulate: true }, v);
+    await checkCase(rng, { m: 7, n: 19, k: 1030, transA: true, bias: true }, v);
+    await checkCase(rng, { m: 5, n: 33, k: 1111, batch: 2, batched: 'a', transB: true, accumulate: true }, v);
     // B of batch 1, and batched B (runs as sw-direct).
     await checkCase(rng, { m: 5, n: 6, k: 8, batch: 1, batched: 'both' }, v);
     await checkCase(rng, { m: 5, n: 6, k: 8, batch: 3, batched: 'both', transB: true }, v);

@@ -49,6 +49,11 @@ const WINDOW_FLOATS = 16384;
 const SW_TILE = 16;
 /** Rows of C per workgroup of the windowed kernel (TM in matmul-sw-window.wgsl). */
 const SW_WINDOW_ROWS = 24;
+/**
+ * K per slice where the windowed kernel splits a long reduction: 16 columns of Bᵀ per 64 KiB
+ * window, and slices of A that start 4 KiB apart (a multiple of the binding offset alignment).
+ */
+const K_SLICE = 1024;
 const TILED_TILE = 64;
 const SIMPLE_TILE = 16;
 const PACK_WG = 64;
@@ -165,8 +170,8 @@ function chooseVariant(rt: Runtime, d: Dims, window: WindowPlan | null, o: Matmu
   const rows = d.batch * d.m;
   const macs = rows * d.n * d.k;
   const copyB = !!o.transB && window.kp === d.k;
-  let extra = window.windows(d.n);
-  let cost = 0.6 * macs + d.n * window.kp * (copyB ? 2 : o.transB ? 14 : 40);
+  let extra = window.windows(d.n) * window.slices;
+  let cost = 0.6 * macs + d.n * window.kp * window.slices * (copyB ? 2 : o.transB ? 14 : 40);
   if (window.packA(o)) {
     cost += rows * roundUp(d.k, 4) * (o.transA ? 40 : 14);
     extra++;
@@ -201,8 +206,17 @@ function direct(rt: Runtime, variant: MatmulKernel, a: Tensor, b: Tensor, c: Ten
 }
 
 interface WindowPlan {
-  /** Row stride (floats) of the packed Bᵀ: K rounded up to whole vec4s (or the alignment). */
+  /**
+   * Row stride (floats) of the packed Bᵀ: K rounded up to whole vec4s (or the alignment); with
+   * K in slices, the slice length.
+   */
   kp: number;
+  /**
+   * K split into this many slices of `kp` (the last one shorter), each its own pass over C
+   * that accumulates: 1 unless one column of K would leave a window narrower than the
+   * kernel's 16-column tiles.
+   */
+  slices: number;
   /** Columns of C per window (two windows per dispatch). */
   cw: number;
   packA(o: MatmulOptions): boolean;
@@ -230,7 +244,18 @@ function windowPlan(rt: Runtime, d: Dims): WindowPlan | null {
   // Windows start at multiples of cw * kp floats: cw must be a multiple of step.
   let step = align / gcd(kp, align);
   let cw = Math.floor(WINDOW_FLOATS / kp / step) * step;
-  if (cw === 0) {
+  let slices = 1;
+  if (cw < SW_TILE && d.k > K_SLICE) {
+    // A window of cw < 16 columns leaves lanes of every 16-column tile idle (K = 2048: half of
+    // them), so long reductions run in slices of K_SLICE (16 columns per window, a multiple of
+    // any offset alignment), each pass adding into C: [192, 2048] x [2048, 512] on lavapipe,
+    // 39.2 ms in one pass against 22.0 ms as two of K 1024 (GPU time, median of 15,
+    // interleaved).
+    kp = K_SLICE;
+    step = 1;
+    cw = WINDOW_FLOATS / K_SLICE;
+    slices = Math.ceil(d.k / K_SLICE);
+  } else if (cw === 0) {
     kp = roundUp(d.k, align);
     step = 1;
     cw = Math.floor(WINDOW_FLOATS / kp);
@@ -241,21 +266,26 @@ function windowPlan(rt: Runtime, d: Dims): WindowPlan | null {
   if (cw >= whole) cw = Math.floor(cw / whole) * whole;
   return {
     kp,
+    slices,
     cw,
     packA: (o) => !!o.transA || d.k % 4 !== 0,
     windows: (n) => Math.ceil(n / (2 * cw)),
   };
 }
 
-/** Packs `src` (S [rows, cols] per batch item, or its transpose) into dst [batch, rows, ld]. */
-function pack(rt: Runtime, src: Tensor, dst: Tensor, transpose: boolean, rows: number, cols: number, ld: number, stride: number, batch: number): void {
+/**
+ * Packs `src` (S [rows, cols] per batch item, or its transpose) into dst [batch, rows, ld].
+ * `off` (elements) and `ldSrc` (the source's row stride when not transposing) select a slice
+ * of a wider source.
+ */
+function pack(rt: Runtime, src: Tensor, dst: Tensor, transpose: boolean, rows: number, cols: number, ld: number, stride: number, batch: number, off = 0, ldSrc = cols): void {
   // Transposes of whole vec4 source rows go 4x4 blocks at a time (transpose4 in the shader).
-  const blocks = transpose && rows % 4 === 0 && stride % 4 === 0;
+  const blocks = transpose && rows % 4 === 0 && stride % 4 === 0 && off % 4 === 0;
   rt.dispatch({
     kernel: blocks
       ? { name: 'matmul_pack_t4', code: packSrc, entryPoint: 'transpose4' }
-      : { name: 'matmul_pack', code: packSrc, constants: { TRANSPOSE: transpose ? 1 : 0 } },
-    params: [rows, cols, ld / 4, stride],
+      : { name: 'matmul_pack', code: packSrc, entryPoint: 'main', constants: { TRANSPOSE: transpose ? 1 : 0 } },
+    params: [rows, cols, ld / 4, stride, off, ldSrc],
     bindings: [src, dst],
     workgroups: [Math.ceil(ld / 4 / PACK_WG), blocks ? rows / 4 : rows, batch],
   });
@@ -277,33 +307,45 @@ function windowed(rt: Runtime, a: Tensor, b: Tensor, c: Tensor, o: MatmulOptions
   }
   // Bᵀ, row j = column j of op(B), rows kp apart; a window's worth of slack at the end keeps
   // the last window's fixed 64 KiB binding inside the buffer (columns past n are never read).
+  // With K in slices, the buffer holds one slice's Bᵀ at a time: each slice's pack is
+  // recorded after the previous slice's dispatches, which WebGPU orders before it.
   const len = n * w.kp + WINDOW_FLOATS;
   const bt = rt.emptyUniform([len], 'f32', 'matmul-window');
   temps.push(bt);
-  if (o.transB && w.kp === k) {
-    // B is stored [n, k] = Bᵀ already, with no padding: a plain copy.
-    const head = bt.view([n * k], 0);
-    rt.copy(b, head);
-    head.dispose();
-  } else {
-    pack(rt, b, bt, !o.transB, n, k, w.kp, 0, 1);
-  }
-  const constants = { HAS_BIAS: o.bias ? 1 : 0, ACCUMULATE: o.accumulate ? 1 : 0 };
-  // One dispatch per pair of windows: columns [j0, j0 + cw) and [j0 + cw, j0 + cw + cw2).
-  // Where the second is empty (the last dispatch), window A is bound twice and cw2 = 0.
-  for (let j0 = 0; j0 < n; j0 += 2 * w.cw) {
-    const cw = Math.min(w.cw, n - j0);
-    const cw2 = Math.max(0, Math.min(w.cw, n - j0 - w.cw));
-    const view = bt.view([WINDOW_FLOATS], j0 * w.kp);
-    const view2 = cw2 > 0 ? bt.view([WINDOW_FLOATS], (j0 + w.cw) * w.kp) : view;
-    rt.dispatch({
-      kernel: { name: 'matmul_sw_window', code: swWindowSrc, constants },
-      params: [rows, n, Math.ceil(k / 4), k4a, w.kp / 4, j0, cw, cw2],
-      bindings: [av, view, c, o.bias ?? rt.placeholder, view2],
-      workgroups: [Math.ceil(cw / SW_TILE), Math.ceil(rows / SW_WINDOW_ROWS), 1],
-    });
-    view.dispose();
-    if (view2 !== view) view2.dispose();
+  for (let s = 0; s < w.slices; s++) {
+    const k0 = s * w.kp;
+    const kc = Math.min(w.kp, k - k0);
+    if (w.slices === 1 && o.transB && w.kp === k) {
+      // B is stored [n, k] = Bᵀ already, with no padding: a plain copy.
+      const head = bt.view([n * k], 0);
+      rt.copy(b, head);
+      head.dispose();
+    } else if (o.transB) {
+      pack(rt, b, bt, false, n, kc, w.kp, 0, 1, k0, k);
+    } else {
+      pack(rt, b, bt, true, n, kc, w.kp, 0, 1, k0 * n);
+    }
+    // A's slice: the same rows, starting k0 floats in (4 KiB steps: aligned for binding).
+    const as = w.slices === 1 ? av : av.view([av.size - k0], k0);
+    // The first slice writes C as asked (bias, accumulate); the others add into it.
+    const constants = { HAS_BIAS: o.bias && s === 0 ? 1 : 0, ACCUMULATE: o.accumulate || s > 0 ? 1 : 0 };
+    // One dispatch per pair of windows: columns [j0, j0 + cw) and [j0 + cw, j0 + cw + cw2).
+    // Where the second is empty (the last dispatch), window A is bound twice and cw2 = 0.
+    for (let j0 = 0; j0 < n; j0 += 2 * w.cw) {
+      const cw = Math.min(w.cw, n - j0);
+      const cw2 = Math.max(0, Math.min(w.cw, n - j0 - w.cw));
+      const view = bt.view([WINDOW_FLOATS], j0 * w.kp);
+      const view2 = cw2 > 0 ? bt.view([WINDOW_FLOATS], (j0 + w.cw) * w.kp) : view;
+      rt.dispatch({
+        kernel: { name: 'matmul_sw_window', code: swWindowSrc, constants },
+        params: [rows, n, Math.ceil(kc / 4), k4a, w.kp / 4, j0, cw, cw2],
+        bindings: [as, view, c, o.bias ?? rt.placeholder, view2],
+        workgroups: [Math.ceil(cw / SW_TILE), Math.ceil(rows / SW_WINDOW_ROWS), 1],
+      });
+      view.dispose();
+      if (view2 !== view) view2.dispose();
+    }
+    if (as !== av) as.dispose();
   }
   for (const t of temps) t.dispose();
 }
