@@ -151,4 +151,17 @@ describe('conv2d winograd', () => {
     }
     expect(rt.stats().dispatches).toBe(before);
   });
+
+  it('leaves layers whose 16 weight planes exceed one storage binding to the other kernels', () => {
+    // 1536 -> 1536: U (and dw's M) would be 16 x 1536² floats, 144 MiB; the binding holds 128.
+    const lim = rt.device.limits;
+    expect(16 * 1536 * 1536 * 4).toBeGreaterThan(Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize));
+    const x = rt.zeros([1, 1536, 4, 4]);
+    const w = rt.zeros([1536, 1536, 3, 3]);
+    for (const part of ['forward', 'dx', 'dw'] as const) {
+      expect(conv2dKernelFor(rt, x, w, { padding: 1 }, part), part).not.toBe('winograd');
+      expect(() => conv2dKernelFor(rt, x, w, { padding: 1, kernel: 'winograd' }, part), part).toThrow(/16 weight planes within one storage binding/);
+    }
+    for (const t of [x, w]) t.dispose();
+  });
 });

@@ -193,10 +193,13 @@ function useFast(op: string, rt: Runtime, choice: Conv2dOptions['kernel'], fits:
 
 /**
  * Winograd F(2x2, 3x3) (conv2d-winograd.wgsl) applies to 3x3 kernels at stride 1 (for dx: on
- * the dilated dy, any stride) with c and o in multiples of 4 (its vec4 channel groups).
+ * the dilated dy, any stride) with c and o in multiples of 4 (its vec4 channel groups), and
+ * where the 16 transformed [o, c] weight planes (U, or dw's M), bound whole, fit one storage
+ * binding (tiles are chunked, the weights are not): at the 128 MiB default, c = o = 1536
+ * (16 planes of 2.25 Mi floats, 144 MiB) does not.
  */
-const winogradFits = (kh: number, kw: number, stride: number, c: number, o: number) =>
-  kh === 3 && kw === 3 && stride === 1 && c % 4 === 0 && o % 4 === 0;
+const winogradFits = (rt: Runtime, kh: number, kw: number, stride: number, c: number, o: number) =>
+  kh === 3 && kw === 3 && stride === 1 && c % 4 === 0 && o % 4 === 0 && 16 * planeStride(o * c) * 4 <= Math.min(rt.device.limits.maxStorageBufferBindingSize, rt.device.limits.maxBufferSize);
 /**
  * Channels (input and output) from which 'auto' takes the Winograd path on software
  * adapters: its 16 GEMMs are [P, c] x [c, o], and with c or o at 64 the matmul kernel runs too
@@ -211,7 +214,7 @@ const WINOGRAD_MIN_C = 128;
 /** Whether to take the Winograd path (throws when it is asked for and does not apply). */
 function useWinograd(op: string, rt: Runtime, choice: Conv2dOptions['kernel'], fits: boolean, c: number, o: number): boolean {
   if (choice === 'winograd' && !fits) {
-    throw new OpInputError(op, `kernel 'winograd' to apply (a 3x3 kernel, stride 1, channels in multiples of 4)`, 'a shape it does not cover');
+    throw new OpInputError(op, `kernel 'winograd' to apply (a 3x3 kernel, stride 1, channels in multiples of 4, 16 weight planes within one storage binding)`, 'a shape it does not cover');
   }
   if (choice === 'winograd') return true;
   return (choice ?? 'auto') === 'auto' && fits && c >= WINOGRAD_MIN_C && o >= WINOGRAD_MIN_C && rt.info.isSoftware && hasWideSubgroups(rt);
@@ -312,7 +315,7 @@ function kernelFor(op: string, rt: Runtime, g: Geom, choice: Conv2dOptions['kern
     return 'gemm';
   }
   const wstride = part === 'dx' ? 1 : Math.max(g.sh, g.sw);
-  if (useWinograd(op, rt, choice, winogradFits(g.kh, g.kw, wstride, c, o), c, o)) return 'winograd';
+  if (useWinograd(op, rt, choice, winogradFits(rt, g.kh, g.kw, wstride, c, o), c, o)) return 'winograd';
   if ((choice ?? 'auto') === 'auto' && gemmOk && gemmPays(rt, g, part)) return 'gemm';
   const fits = part === 'forward' ? fastFits(g.kw, g.sw) : part === 'dx' ? fastFits(g.kw, 1) : dwFastFits(g);
   return useFast(op, rt, choice, fits) ? 'fast' : 'direct';
