@@ -44,7 +44,7 @@ struct Params {
   oh: u32,
   ow: u32,
   sv: u32,   // floats between xi-planes of V
-  sm: u32,   // ... of M
+  sm: u32,   // ... of M (dw entries: PP, tiles per row of E and V)
   su: u32,   // ... of U
   count: u32,  // invocations that do work: (tiles or O) * (C or O) / 4
   p0: u32,     // input / output: the first tile of this chunk (V and M hold tiles p0 ..)
@@ -186,6 +186,25 @@ fn block_row(plane0: u32, row: u32, col2: u32) -> array<vec4<f32>, 4> {
   );
 }
 
+// V = Bᵀ d B of a 4x4 block d (d[i][s]: row i, column s, each a vec4 over 4 channels or 4
+// tiles), stored as 16 vec4 at v4[base + xi * SV/4].
+fn store_v(d: array<array<vec4<f32>, 4>, 4>, base: u32) {
+  // Columns first: t[s] = Bᵀ (d[0][s] .. d[3][s]); then row i of V is Bᵀ (t0[i] .. t3[i]).
+  let t0 = b4(d[0][0], d[1][0], d[2][0], d[3][0]);
+  let t1 = b4(d[0][1], d[1][1], d[2][1], d[3][1]);
+  let t2 = b4(d[0][2], d[1][2], d[2][2], d[3][2]);
+  let t3 = b4(d[0][3], d[1][3], d[2][3], d[3][3]);
+  let s = params.sv / 4u;
+  for (var i = 0u; i < 4u; i++) {
+    let r = b4(t0[i], t1[i], t2[i], t3[i]);
+    let at = base + 4u * i * s;
+    v4[at] = r[0];
+    v4[at + s] = r[1];
+    v4[at + 2u * s] = r[2];
+    v4[at + 3u * s] = r[3];
+  }
+}
+
 @compute @workgroup_size(64)
 fn input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let k = gid.x + gid.y * nwg.x * 64u;
@@ -196,21 +215,7 @@ fn input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   let r1 = block_row(plane0, 2u * t.ty + 1u, t.tx);
   let r2 = block_row(plane0, 2u * t.ty + 2u, t.tx);
   let r3 = block_row(plane0, 2u * t.ty + 3u, t.tx);
-  // Columns first: t[s] = Bᵀ (r0[s], r1[s], r2[s], r3[s]); then row i of V is Bᵀ (t0[i] .. t3[i]).
-  let t0 = b4(r0[0], r1[0], r2[0], r3[0]);
-  let t1 = b4(r0[1], r1[1], r2[1], r3[1]);
-  let t2 = b4(r0[2], r1[2], r2[2], r3[2]);
-  let t3 = b4(r0[3], r1[3], r2[3], r3[3]);
-  let base = (t.p * params.c + t.ch0) / 4u;
-  let s = params.sv / 4u;
-  for (var i = 0u; i < 4u; i++) {
-    let r = b4(t0[i], t1[i], t2[i], t3[i]);
-    let at = base + 4u * i * s;
-    v4[at] = r[0];
-    v4[at + s] = r[1];
-    v4[at + 2u * s] = r[2];
-    v4[at + 3u * s] = r[3];
-  }
+  store_v(array<array<vec4<f32>, 4>, 4>(r0, r1, r2, r3), (t.p * params.c + t.ch0) / 4u);
 }
 
 // ---- output: y from M ----------------------------------------------------------------------
@@ -277,9 +282,9 @@ fn output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
 //
 //   dw = Gᵀ [(A e Aᵀ) ⊙ (Bᵀ d B)] G      e = the tile's 2x2 block of dy
 //
-// so V is the forward's (`input`, on the same tiles), E[xi][p][o] = (A e Aᵀ)[xi] comes from dy
-// (`dy_tiles`), 16 GEMMs [O, P] x [P, C] sum over the tiles (matmul with A transposed,
-// accumulating over chunks of tiles), and `dw_out` applies Gᵀ . G to M[xi][o][c].
+// so V is the forward's input transform on the same tiles (`input_t`, below), E[xi][o][p] =
+// (A e Aᵀ)[xi] comes from dy (`dy_tiles_t`), 16 GEMMs [O, P] x [P, C] sum over the tiles
+// (matmul, accumulating over chunks of tiles), and `dw_out` applies Gᵀ . G to M[xi][o][c].
 //
 //   A = Aᵀᵀ = [1 0; 1 1; 1 -1; 0 -1]     Gᵀ = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1]
 
@@ -289,38 +294,6 @@ fn output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
 // A applied to a 2-vector.
 fn a2(a: vec4<f32>, b: vec4<f32>) -> array<vec4<f32>, 4> {
   return array<vec4<f32>, 4>(a, a + b, a - b, -b);
-}
-
-// dy[n, o0 .. o0+3, y, x] as a vec4 over the 4 channels, 0 outside OH x OW (partial tiles).
-fn dy4(n: u32, o0: u32, y: u32, x: u32) -> vec4<f32> {
-  if (y >= params.oh || x >= params.ow) { return vec4(0.0); }
-  let plane = params.oh * params.ow;
-  let at = (n * params.o + o0) * plane + y * params.ow + x;
-  return vec4(dy[at], dy[at + plane], dy[at + 2u * plane], dy[at + 3u * plane]);
-}
-
-// Invocation (p, o4): E of tile p in output channels 4*o4 .. 4*o4+3, written like V (planes
-// SV apart, rows of O).
-@compute @workgroup_size(64)
-fn dy_tiles(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let k = gid.x + gid.y * nwg.x * 64u;
-  if (k >= params.count) { return; }
-  let t = locate(k, params.o);
-  let y0 = 2u * t.ty;
-  let x0 = 2u * t.tx;
-  // Columns first: col[s] = A (e[0][s], e[1][s]); then row i of E is A (col0[i], col1[i]).
-  let col0 = a2(dy4(t.n, t.ch0, y0, x0), dy4(t.n, t.ch0, y0 + 1u, x0));
-  let col1 = a2(dy4(t.n, t.ch0, y0, x0 + 1u), dy4(t.n, t.ch0, y0 + 1u, x0 + 1u));
-  let base = (t.p * params.o + t.ch0) / 4u;
-  let s = params.sv / 4u;
-  for (var i = 0u; i < 4u; i++) {
-    let r = a2(col0[i], col1[i]);
-    let at = base + 4u * i * s;
-    e4[at] = r[0];
-    e4[at + s] = r[1];
-    e4[at + 2u * s] = r[2];
-    e4[at + 3u * s] = r[3];
-  }
 }
 
 override ACCUMULATE: u32 = 0u; // dw_out: add into dw instead of overwriting it
@@ -374,5 +347,87 @@ fn dw_out(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     var v = q[i];
     if (ACCUMULATE == 1u) { v += dw4[at + i]; }
     dw4[at + i] = v;
+  }
+}
+
+// E and V of dw are laid out with the tiles along rows, E[xi][o][p] and V[xi][c][p] (PP = the
+// chunk's tile count, a multiple of 4, passed as SM; planes SV apart), so the 16 GEMMs read E
+// as A [O, PP] and V as Bᵀ [C, PP] in place, without matmul's transposing packs. An
+// invocation handles one channel of 4 consecutive tiles, each vec4 running over the tiles
+// (where the forward's run over channels); tiles past the batch's last are zeros.
+
+fn tile_valid(p: u32) -> bool {
+  return params.p0 + p < params.n * params.th * params.tw;
+}
+
+// Row `row` of the padded input, columns 2*tx .. 2*tx+3, in channel plane `plane`.
+fn xp_row4(plane: u32, row: u32, tx: u32) -> vec4<f32> {
+  let at = plane * (params.hp * params.wp / 2u) + row * (params.wp / 2u) + tx;
+  return vec4(xp2[at], xp2[at + 1u]);
+}
+
+@compute @workgroup_size(64)
+fn input_t(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let k = gid.x + gid.y * nwg.x * 64u;
+  if (k >= params.count) { return; }
+  let groups = params.sm / 4u;
+  let c = k / groups;
+  let p4 = k % groups;
+  // d[i][s]: block row i, column s, component j = tile 4*p4 + j.
+  var d: array<array<vec4<f32>, 4>, 4>;
+  for (var j = 0u; j < 4u; j++) {
+    let p = 4u * p4 + j;
+    if (!tile_valid(p)) { continue; }
+    let t = locate(p * (params.c / 4u), params.c); // tile p's image and position (channel group 0)
+    let plane = t.n * params.c + c;
+    for (var i = 0u; i < 4u; i++) {
+      let r = xp_row4(plane, 2u * t.ty + i, t.tx);
+      d[i][0][j] = r.x;
+      d[i][1][j] = r.y;
+      d[i][2][j] = r.z;
+      d[i][3][j] = r.w;
+    }
+  }
+  store_v(d, (c * params.sm) / 4u + p4);
+}
+
+fn dy1(n: u32, o: u32, y: u32, x: u32) -> f32 {
+  if (y >= params.oh || x >= params.ow) { return 0.0; }
+  return dy[((n * params.o + o) * params.oh + y) * params.ow + x];
+}
+
+@compute @workgroup_size(64)
+fn dy_tiles_t(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let k = gid.x + gid.y * nwg.x * 64u;
+  if (k >= params.count) { return; }
+  let groups = params.sm / 4u;
+  let o = k / groups;
+  let p4 = k % groups;
+  var e00 = vec4(0.0);
+  var e01 = vec4(0.0);
+  var e10 = vec4(0.0);
+  var e11 = vec4(0.0);
+  for (var j = 0u; j < 4u; j++) {
+    let p = 4u * p4 + j;
+    if (!tile_valid(p)) { continue; }
+    let t = locate(p * (params.o / 4u), params.o);
+    let y0 = 2u * t.ty;
+    let x0 = 2u * t.tx;
+    e00[j] = dy1(t.n, o, y0, x0);
+    e01[j] = dy1(t.n, o, y0, x0 + 1u);
+    e10[j] = dy1(t.n, o, y0 + 1u, x0);
+    e11[j] = dy1(t.n, o, y0 + 1u, x0 + 1u);
+  }
+  let col0 = a2(e00, e10);
+  let col1 = a2(e01, e11);
+  let base = (o * params.sm) / 4u + p4;
+  let s = params.sv / 4u;
+  for (var i = 0u; i < 4u; i++) {
+    let r = a2(col0[i], col1[i]);
+    let at = base + 4u * i * s;
+    e4[at] = r[0];
+    e4[at + s] = r[1];
+    e4[at + 2u * s] = r[2];
+    e4[at + 3u * s] = r[3];
   }
 }
