@@ -326,7 +326,7 @@ function windowed(rt: Runtime, a: Tensor, b: Tensor, c: Tensor, o: MatmulOptions
       pack(rt, b, bt, true, n, kc, w.kp, 0, 1, k0 * n);
     }
     // A's slice: the same rows, starting k0 floats in (4 KiB steps: aligned for binding).
-    const as = w.slices === 1 ? av : av.view([av.size - k0], k0);
+    const aSlice = w.slices === 1 ? av : av.view([av.size - k0], k0);
     // The first slice writes C as asked (bias, accumulate); the others add into it.
     const constants = { HAS_BIAS: o.bias && s === 0 ? 1 : 0, ACCUMULATE: o.accumulate || s > 0 ? 1 : 0 };
     // One dispatch per pair of windows: columns [j0, j0 + cw) and [j0 + cw, j0 + cw + cw2).
@@ -339,13 +339,13 @@ function windowed(rt: Runtime, a: Tensor, b: Tensor, c: Tensor, o: MatmulOptions
       rt.dispatch({
         kernel: { name: 'matmul_sw_window', code: swWindowSrc, constants },
         params: [rows, n, Math.ceil(kc / 4), k4a, w.kp / 4, j0, cw, cw2],
-        bindings: [as, view, c, o.bias ?? rt.placeholder, view2],
+        bindings: [aSlice, view, c, o.bias ?? rt.placeholder, view2],
         workgroups: [Math.ceil(cw / SW_TILE), Math.ceil(rows / SW_WINDOW_ROWS), 1],
       });
       view.dispose();
       if (view2 !== view) view2.dispose();
     }
-    if (as !== av) as.dispose();
+    if (aSlice !== av) aSlice.dispose();
   }
   for (const t of temps) t.dispose();
 }
