@@ -240,13 +240,7 @@ function winogradConv(rt: Runtime, xp: Tensor, w: Tensor, flip: boolean, bias: T
   const v = rt.empty([16 * sv]);
   const m = rt.empty([16 * sm]);
   const y = rt.empty([n, o, oh, ow]);
-  const launch = (entryPoint: string, count: number, p0: number, bindings: Tensor[], constants: Record<string, number> = {}) =>
-    rt.dispatch({
-      kernel: { name: `conv2d_winograd_${entryPoint}`, code: winogradSrc, entryPoint, constants },
-      params: [n, c, o, th, tw, hp, wp, oh, ow, sv, sm, su, count, p0],
-      bindings,
-      workgroups: rt.grid(count, WG),
-    });
+  const launch = winogradLauncher(rt, [n, c, o, th, tw, hp, wp, oh, ow, sv, sm, su]);
   launch(flip ? 'weights_flip' : 'weights', (o * c) / 4, 0, [w, u]);
   for (let p0 = 0; p0 < tiles; p0 += chunk) {
     const pc = Math.min(chunk, tiles - p0);
@@ -262,6 +256,21 @@ function winogradConv(rt: Runtime, xp: Tensor, w: Tensor, flip: boolean, bias: T
   }
   for (const t of [u, v, m]) t.dispose();
   return y;
+}
+
+/**
+ * Dispatches conv2d-winograd.wgsl's entry points for one convolution: `layout` is its Params
+ * up to `count` (n, c, o, th, tw, hp, wp, oh, ow, sv, sm, su); each launch adds its own
+ * invocation count and first tile.
+ */
+function winogradLauncher(rt: Runtime, layout: readonly number[]) {
+  return (entryPoint: string, count: number, p0: number, bindings: Tensor[], constants: Record<string, number> = {}): void =>
+    rt.dispatch({
+      kernel: { name: `conv2d_winograd_${entryPoint}`, code: winogradSrc, entryPoint, constants },
+      params: [...layout, count, p0],
+      bindings,
+      workgroups: rt.grid(count, WG),
+    });
 }
 
 /** Tiles whose 16 planes of V ([tiles, c]) and of M ([tiles, o]) each fit one storage binding. */
@@ -600,13 +609,7 @@ function winogradDwOf(rt: Runtime, dy: Tensor, x: Tensor, g: Geom, into?: Tensor
   const e = rt.empty([16 * sv]);
   const v = rt.empty([16 * sv]);
   const m = rt.empty([16 * su]);
-  const launch = (entryPoint: string, count: number, p0: number, bindings: Tensor[], constants: Record<string, number> = {}) =>
-    rt.dispatch({
-      kernel: { name: `conv2d_winograd_${entryPoint}`, code: winogradSrc, entryPoint, constants },
-      params: [g.n, g.c, g.o, th, tw, hp, wp, g.oh, g.ow, sv, chunk, su, count, p0],
-      bindings,
-      workgroups: rt.grid(count, WG),
-    });
+  const launch = winogradLauncher(rt, [g.n, g.c, g.o, th, tw, hp, wp, g.oh, g.ow, sv, chunk, su]);
   for (let p0 = 0; p0 < tiles; p0 += chunk) {
     launch('dy_tiles_t', (g.o * chunk) / 4, p0, [dy, e]);
     launch('input_t', (g.c * chunk) / 4, p0, [xp, v]);
