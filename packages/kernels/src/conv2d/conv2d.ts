@@ -113,12 +113,14 @@ function pack(rt: Runtime, w: Tensor, flip: boolean): Tensor {
   const [wo, wc, kh, kw] = w.shape as [number, number, number, number];
   const [oc, ic] = flip ? [wc, wo] : [wo, wc];
   const nslot = 4 * Math.ceil(kw / 2);
-  const out = rt.zeros([Math.ceil(oc / 16) * ic * kh * 8 * nslot]);
+  const ob8 = 8 * Math.ceil(oc / 16);
+  // Every slot is written (zeros past KW and past the channels): no clear.
+  const out = rt.empty([ob8 * ic * kh * nslot]);
   rt.dispatch({
     kernel: { name: 'conv2d_pack', code: packSrc, constants: { WG, FLIP: flip ? 1 : 0 } },
-    params: [oc, ic, kh, kw, nslot],
+    params: [oc, ic, kh, kw, nslot, ob8],
     bindings: [w, out],
-    workgroups: [Math.ceil(oc / WG), ic],
+    workgroups: [Math.ceil(ic / WG), ob8],
   });
   return out;
 }
@@ -292,10 +294,14 @@ const KERNEL_CHOICES: ReadonlyArray<NonNullable<Conv2dOptions['kernel']>> = ['au
 /** The kernel family that computes one part of a convolution's forward or backward pass. */
 export type Conv2dKernel = 'winograd' | 'fast' | 'direct' | 'gemm';
 
-/** Whether the GEMM form's col [N*OH*OW, C*KH*KW] fits one storage binding. */
+/**
+ * Whether the GEMM form's col [N*OH*OW, C*KH*KW] fits one storage binding, and its reshuffles'
+ * grids ((C / 64, rows, N), conv2d-gemm.wgsl) fit the workgroup limits.
+ */
 function gemmFits(rt: Runtime, g: Geom): boolean {
   const lim = rt.device.limits;
-  return 4 * g.n * g.oh * g.ow * g.c * g.kh * g.kw <= Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
+  const grid = Math.max(Math.ceil(g.c / 64), g.oh, g.h, g.n) <= lim.maxComputeWorkgroupsPerDimension;
+  return grid && 4 * g.n * g.oh * g.ow * g.c * g.kh * g.kw <= Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
 }
 
 /**
@@ -320,7 +326,13 @@ function kernelFor(op: string, rt: Runtime, g: Geom, choice: Conv2dOptions['kern
   const [c, o] = part === 'dx' ? [g.o, g.c] : [g.c, g.o];
   const gemmOk = gemmFits(rt, g);
   if (choice === 'gemm') {
-    if (!gemmOk) throw new OpInputError(op, `kernel 'gemm' to apply (columns [N*OH*OW, C*KH*KW] within one storage binding)`, `[${g.n * g.oh * g.ow}, ${g.c * g.kh * g.kw}]`);
+    if (!gemmOk) {
+      throw new OpInputError(
+        op,
+        `kernel 'gemm' to apply (columns [N*OH*OW, C*KH*KW] within one storage binding; N, H, OH and C / 64 within ${rt.device.limits.maxComputeWorkgroupsPerDimension} workgroups)`,
+        `columns [${g.n * g.oh * g.ow}, ${g.c * g.kh * g.kw}], N ${g.n}, H ${g.h}, OH ${g.oh}, C ${g.c}`,
+      );
+    }
     return 'gemm';
   }
   const wstride = part === 'dx' ? 1 : Math.max(g.sh, g.sw);
@@ -514,7 +526,7 @@ function fastDwOf(rt: Runtime, dy: Tensor, x: Tensor, g: Geom, into?: Tensor): T
 }
 
 /** Params of conv2d-gemm.wgsl. */
-const gemmParams = (g: Geom, count: number): number[] => [g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow, count];
+const gemmParams = (g: Geom): number[] => [g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow];
 
 /** dy [N, O, OH, OW] as the GEMM form's [M, O] (M = N * OH * OW rows (n, oh, ow)). */
 const dyRows = (rt: Runtime, dy: Tensor, g: Geom): Tensor => {
@@ -547,9 +559,9 @@ function im2col(rt: Runtime, x: Tensor, g: Geom): Tensor {
   const col = rt.empty([m, g.c * g.kh * g.kw]);
   rt.dispatch({
     kernel: { name: 'conv2d_im2col', code: gemmSrc, entryPoint: 'im2col' },
-    params: gemmParams(g, m * g.c),
+    params: gemmParams(g),
     bindings: [x, col],
-    workgroups: rt.grid(m * g.c, 64),
+    workgroups: [Math.ceil(g.c / 64), g.oh, g.n],
   });
   return col;
 }
@@ -578,9 +590,9 @@ function gemmDxOf(rt: Runtime, dyM: Tensor, w: Tensor, g: Geom): Tensor {
   const dx = rt.empty([g.n, g.c, g.h, g.w]);
   rt.dispatch({
     kernel: { name: 'conv2d_col2im', code: gemmSrc, entryPoint: 'col2im' },
-    params: gemmParams(g, dx.size),
+    params: gemmParams(g),
     bindings: [dcol, dx],
-    workgroups: rt.grid(dx.size, 64),
+    workgroups: [Math.ceil(g.c / 64), g.h, g.n],
   });
   dcol.dispose();
   return dx;
