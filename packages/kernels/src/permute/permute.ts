@@ -3,12 +3,64 @@ import { expectDType } from '../validate.js';
 import permuteSrc from './permute.wgsl.js';
 import concatSrc from './concat.wgsl.js';
 
-const WG = 256;
+const WG = 64;
 const MAX_RANK = 6;
 
 function checkPerm(op: string, rank: number, perm: readonly number[]): void {
   const ok = perm.length === rank && [...perm].sort((a, b) => a - b).every((v, i) => v === i);
   if (!ok) throw new OpInputError(op, `a permutation of [0..${rank - 1}]`, `[${perm.join(', ')}]`);
+}
+
+/**
+ * The same permutation with size-1 axes dropped and runs of source axes that stay adjacent and
+ * in order merged: e.g. [8, 512, 1, 24] by [3, 0, 1, 2] is [4096, 24] by [1, 0]. The output's
+ * layout is unchanged, so permuting by the reduced form moves the same elements.
+ */
+export function reducePermutation(shape: readonly number[], perm: readonly number[]): { shape: number[]; perm: number[] } {
+  const kept = perm.filter((p) => shape[p] !== 1);
+  // Runs of consecutive source axes in output order become one axis each.
+  const runs: number[][] = [];
+  for (const p of kept) {
+    const last = runs[runs.length - 1];
+    if (last && last[last.length - 1] === p - 1 - skipped(shape, last[last.length - 1]!, p)) last.push(p);
+    else runs.push([p]);
+  }
+  // Number the runs by their first source axis.
+  const order = runs.map((r, i) => [r[0]!, i] as const).sort((a, b) => a[0] - b[0]);
+  const rank = new Array<number>(runs.length);
+  order.forEach(([, i], k) => (rank[i] = k));
+  const outShape = new Array<number>(runs.length);
+  runs.forEach((r, i) => (outShape[rank[i]!] = r.reduce((a, p) => a * shape[p]!, 1)));
+  return { shape: outShape, perm: runs.map((_, i) => rank[i]!) };
+}
+
+/** How many size-1 source axes lie strictly between axes a and b (a < b). */
+function skipped(shape: readonly number[], a: number, b: number): number {
+  let n = 0;
+  for (let k = a + 1; k < b; k++) if (shape[k] === 1) n++;
+  return n;
+}
+
+/**
+ * Which kernel permute() runs: 'copy' (the reduced permutation is the identity), 'transpose4'
+ * (a batched 2-D transpose [B, R, C] -> [B, C, R] with R and C multiples of 4, in 4x4 blocks)
+ * or 'gather' (one element per invocation, any permutation).
+ */
+export function permutePath(rt: Runtime, shape: readonly number[], perm: readonly number[]): 'copy' | 'transpose4' | 'gather' {
+  const red = reducePermutation(shape, perm);
+  if (red.perm.every((p, i) => p === i)) return 'copy';
+  const t = transposeDims(red);
+  const max = rt.device.limits.maxComputeWorkgroupsPerDimension;
+  if (t && t.r % 4 === 0 && t.c % 4 === 0 && Math.ceil(Math.max(t.r, t.c) / 4 / WG) <= max && Math.max(t.r, t.c) / 4 <= max && t.b <= max) return 'transpose4';
+  return 'gather';
+}
+
+/** [B, R, C] of a reduced permutation that is a (batched) 2-D transpose, else null. */
+function transposeDims(red: { shape: number[]; perm: number[] }): { b: number; r: number; c: number } | null {
+  const [p0, p1, p2] = red.perm;
+  if (red.perm.length === 2 && p0 === 1 && p1 === 0) return { b: 1, r: red.shape[0]!, c: red.shape[1]! };
+  if (red.perm.length === 3 && p0 === 0 && p1 === 2 && p2 === 1) return { b: red.shape[0]!, r: red.shape[1]!, c: red.shape[2]! };
+  return null;
 }
 
 /** x.permute(perm) as a new contiguous tensor (f32, i32 or u32; rank <= 6). */
@@ -18,22 +70,55 @@ export function permute(rt: Runtime, x: Tensor, perm: readonly number[]): Tensor
   if (x.rank > MAX_RANK) throw new OpInputError(op, `rank <= ${MAX_RANK}`, `rank ${x.rank}`);
   expectDType(op, 'x', x, ['f32', 'i32', 'u32']);
   checkPerm(op, x.rank, perm);
+  const outShape = perm.map((p) => x.shape[p]!);
+  const y = rt.empty(outShape, x.dtype);
+  if (x.size === 0) return y;
+  const path = permutePath(rt, x.shape, perm);
+  if (path === 'copy') {
+    rt.copy(x, y);
+    return y;
+  }
+  if (path === 'transpose4') {
+    const t = transposeDims(reducePermutation(x.shape, perm))!;
+    // Lanes along the longer of the two block axes.
+    const onC = t.c > t.r;
+    const [lanes, other] = onC ? [t.c / 4, t.r / 4] : [t.r / 4, t.c / 4];
+    rt.dispatch({
+      kernel: { name: 'permute_transpose4', code: permuteSrc, entryPoint: 'transpose4', constants: { WG, LANES_ON_C: onC ? 1 : 0 } },
+      params: [t.r / 4, t.c / 4],
+      bindings: [x, y],
+      workgroups: [Math.ceil(lanes / WG), other, t.b],
+    });
+    return y;
+  }
   const strides: number[] = new Array<number>(x.rank);
   let s = 1;
   for (let k = x.rank - 1; k >= 0; k--) {
     strides[k] = s;
     s *= x.shape[k]!;
   }
-  const outShape = perm.map((p) => x.shape[p]!);
   const pad = MAX_RANK - x.rank;
   const dims = [...new Array<number>(pad).fill(1), ...outShape];
   const srcStrides = [...new Array<number>(pad).fill(0), ...perm.map((p) => strides[p]!)];
-  const y = rt.empty(outShape, x.dtype);
+  let d = dims.map((v) => Math.max(1, v));
+  let st = srcStrides;
+  const max = rt.device.limits.maxComputeWorkgroupsPerDimension;
+  // x: the last two axes (one lane each); y, z: the rest, folded (permute.wgsl). Where the last
+  // two are too long for x and the first axis is a padding 1, axis 4 moves to the outer four.
+  if (Math.ceil((d[4]! * d[5]!) / WG) > max && d[0] === 1) {
+    d = [...d.slice(1, 5), 1, d[5]!];
+    st = [...st.slice(1, 5), 0, st[5]!];
+  }
+  const inner = d[4]! * d[5]!;
+  const outer = d[0]! * d[1]! * d[2]! * d[3]!;
+  const gx = Math.ceil(inner / WG);
+  const gz = Math.ceil(outer / max);
+  if (gx > max || gz > max) throw new OpInputError(op, `the last two output axes within ${max * WG} elements and the rest within ${max * max}`, `[${outShape.join(', ')}]`);
   rt.dispatch({
     kernel: { name: 'permute', code: permuteSrc, constants: { WG } },
-    params: [x.size, ...dims.map((d) => Math.max(1, d)), ...srcStrides],
+    params: [...d, ...st],
     bindings: [x, y],
-    workgroups: rt.grid(x.size, WG),
+    workgroups: [gx, Math.ceil(outer / gz), gz],
   });
   return y;
 }
