@@ -12,9 +12,9 @@
 //                    whole and in range of dcol[(n, oh, ow), (c, kh, kw)]
 //
 // One invocation per (c, row, n) on a 3-D grid (x = c, y = the row, z = n), looping along the
-// row: lavapipe divides by a non-constant lane by lane (tens of cycles per lane), so the
-// indices come from the grid instead of from a flat id (col2im of the CRNN's 512 -> 512 2x2
-// layer at 2x25: 7.9 ms with a flat id and five divisions per element).
+// row. Against one invocation per element with its indices peeled from a flat id (profile of
+// the CRNN's 512 -> 512 2x2 backward at 2x25, medians, interleaved): col2im 5.2 ms against
+// 9.7, im2col 2.1 against 3.2.
 
 struct Params {
   n: u32,

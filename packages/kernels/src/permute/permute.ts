@@ -3,7 +3,9 @@ import { expectDType } from '../validate.js';
 import permuteSrc from './permute.wgsl.js';
 import concatSrc from './concat.wgsl.js';
 
-const WG = 64;
+const WG = 256;
+/** Workgroup of the block transpose (its grids are R / 4 or C / 4 wide: often under 256). */
+const WG4 = 64;
 const MAX_RANK = 6;
 
 function checkPerm(op: string, rank: number, perm: readonly number[]): void {
@@ -51,7 +53,7 @@ export function permutePath(rt: Runtime, shape: readonly number[], perm: readonl
   if (red.perm.every((p, i) => p === i)) return 'copy';
   const t = transposeDims(red);
   const max = rt.device.limits.maxComputeWorkgroupsPerDimension;
-  if (t && t.r % 4 === 0 && t.c % 4 === 0 && Math.ceil(Math.max(t.r, t.c) / 4 / WG) <= max && Math.max(t.r, t.c) / 4 <= max && t.b <= max) return 'transpose4';
+  if (t && t.r % 4 === 0 && t.c % 4 === 0 && Math.ceil(Math.max(t.r, t.c) / 4 / WG4) <= max && Math.max(t.r, t.c) / 4 <= max && t.b <= max) return 'transpose4';
   return 'gather';
 }
 
@@ -84,10 +86,10 @@ export function permute(rt: Runtime, x: Tensor, perm: readonly number[]): Tensor
     const onC = t.c > t.r;
     const [lanes, other] = onC ? [t.c / 4, t.r / 4] : [t.r / 4, t.c / 4];
     rt.dispatch({
-      kernel: { name: 'permute_transpose4', code: permuteSrc, entryPoint: 'transpose4', constants: { WG, LANES_ON_C: onC ? 1 : 0 } },
+      kernel: { name: 'permute_transpose4', code: permuteSrc, entryPoint: 'transpose4', constants: { WG: WG4, LANES_ON_C: onC ? 1 : 0 } },
       params: [t.r / 4, t.c / 4],
       bindings: [x, y],
-      workgroups: [Math.ceil(lanes / WG), other, t.b],
+      workgroups: [Math.ceil(lanes / WG4), other, t.b],
     });
     return y;
   }
@@ -100,25 +102,11 @@ export function permute(rt: Runtime, x: Tensor, perm: readonly number[]): Tensor
   const pad = MAX_RANK - x.rank;
   const dims = [...new Array<number>(pad).fill(1), ...outShape];
   const srcStrides = [...new Array<number>(pad).fill(0), ...perm.map((p) => strides[p]!)];
-  let d = dims.map((v) => Math.max(1, v));
-  let st = srcStrides;
-  const max = rt.device.limits.maxComputeWorkgroupsPerDimension;
-  // x: the last two axes (one lane each); y, z: the rest, folded (permute.wgsl). Where the last
-  // two are too long for x and the first axis is a padding 1, axis 4 moves to the outer four.
-  if (Math.ceil((d[4]! * d[5]!) / WG) > max && d[0] === 1) {
-    d = [...d.slice(1, 5), 1, d[5]!];
-    st = [...st.slice(1, 5), 0, st[5]!];
-  }
-  const inner = d[4]! * d[5]!;
-  const outer = d[0]! * d[1]! * d[2]! * d[3]!;
-  const gx = Math.ceil(inner / WG);
-  const gz = Math.ceil(outer / max);
-  if (gx > max || gz > max) throw new OpInputError(op, `the last two output axes within ${max * WG} elements and the rest within ${max * max}`, `[${outShape.join(', ')}]`);
   rt.dispatch({
     kernel: { name: 'permute', code: permuteSrc, constants: { WG } },
-    params: [...d, ...st],
+    params: [x.size, ...dims.map((d) => Math.max(1, d)), ...srcStrides],
     bindings: [x, y],
-    workgroups: [gx, Math.ceil(outer / gz), gz],
+    workgroups: rt.grid(x.size, WG),
   });
   return y;
 }

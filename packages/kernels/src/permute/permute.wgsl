@@ -3,15 +3,10 @@
 // (c0..c5) in the output shape `out_dims`; its source offset is sum_k c_k * src_stride[k],
 // where src_stride[k] is x's stride of the axis that output axis k came from (perm[k]).
 // Shapes are padded on the left with 1s to rank 6 (stride 0), so one shader serves all ranks.
-//
-// Grid: x walks the last two output axes together (i_in < d4 * d5), y and z (folded, y fastest)
-// the first four (o < d0 * d1 * d2 * d3). lavapipe divides lane by lane (tens of cycles per
-// lane) unless the operands are the same in every lane, so the per-lane index costs one
-// division (c4, c5) and the other four come from the workgroup's o. (A flat index peeled by
-// five divisions per element took 2-3 ms for [8, 512, 24] -> [8, 24, 512].)
-override WG: u32 = 64;
+override WG: u32 = 256;
 
 struct Params {
+  n: u32,
   d0: u32, d1: u32, d2: u32, d3: u32, d4: u32, d5: u32,
   s0: u32, s1: u32, s2: u32, s3: u32, s4: u32, s5: u32,
 }
@@ -21,22 +16,19 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let inner = params.d4 * params.d5;
-  let i_in = gid.x;
-  // The same in every lane of the workgroup: its divisions are scalar ones.
-  var r = wid.y + wid.z * nwg.y;
-  let outer = params.d0 * params.d1 * params.d2 * params.d3;
-  if (i_in >= inner || r >= outer) { return; }
-  let o = r;
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.n) { return; }
+  // Peel output coordinates from the last (fastest) axis to the first.
+  var r = i;
+  let c5 = r % params.d5; r = r / params.d5;
+  let c4 = r % params.d4; r = r / params.d4;
   let c3 = r % params.d3; r = r / params.d3;
   let c2 = r % params.d2; r = r / params.d2;
-  let c1 = r % params.d1;
-  let c0 = r / params.d1;
-  let c4 = i_in / params.d5;
-  let c5 = i_in - c4 * params.d5;
+  let c1 = r % params.d1; r = r / params.d1;
+  let c0 = r;
   let src = c0 * params.s0 + c1 * params.s1 + c2 * params.s2 + c3 * params.s3 + c4 * params.s4 + c5 * params.s5;
-  y[o * inner + i_in] = x[src];
+  y[i] = x[src];
 }
 
 // transpose4: the batched 2-D transpose that most permutations reduce to once size-1 axes are
