@@ -17,6 +17,17 @@ describe('conv2d gemm', () => {
     for (const [i, gg] of SWEEP.entries()) await checkAgainstRef(rt, geom(gg), 'gemm', 600 + i);
   });
 
+  it('2x2 kernels at stride 1 (the vec4 im2col22 / col2im22 entries) match the reference with padding per axis', async () => {
+    // [N, C, H, W, O, KH, KW, SH, SW, PH, PW]; the sweep's 2x2 cases have no padding.
+    const cases: Array<[number, number, number, number, number, number, number, number, number, number, number]> = [
+      [2, 6, 4, 7, 5, 2, 2, 1, 1, 1, 0],
+      [1, 3, 5, 6, 4, 2, 2, 1, 1, 0, 2],
+      [1, 4, 3, 3, 3, 2, 2, 1, 1, 2, 1],
+      [2, 8, 2, 25, 8, 2, 2, 1, 1, 0, 0], // the CRNN's last layer, narrower
+    ];
+    for (const [i, gg] of cases.entries()) await checkAgainstRef(rt, geom(gg), 'gemm', 700 + i);
+  });
+
   it("'auto' takes it for dx and dw of wide layers with long reductions on this (software) adapter", async () => {
     // The CRNN's last convolution: 512 -> 512, 2x2, at 2x25.
     const x = rt.zeros([8, 512, 2, 25]);

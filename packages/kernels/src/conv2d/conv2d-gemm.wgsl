@@ -103,3 +103,90 @@ fn col2im(@builtin(global_invocation_id) gid: vec3<u32>) {
     dst[out + x] = s;
   }
 }
+
+// 2x2 kernels at stride 1 (the CRNN's last convolution): the four taps of (m, c) are one
+// aligned vec4 of col (K = 4 * C), and along a row each window shares a column with the next,
+// so im2col22 loads two new values per output column (carrying the other two) and stores one
+// vec4, where im2col does four loads and four stores; col2im22 loads the two vec4 of dcol
+// that an element's taps lie in, carrying each along the row to the next element, where
+// col2im does four scalar loads. On lavapipe, which loads and stores lane by lane, the number
+// of accesses is the cost. Same sums in the same order (a, then b) as the generic entries.
+@group(0) @binding(1) var<storage, read> src4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> dst4: array<vec4<f32>>;
+
+// x[n, c, y, x] for a row known valid or not, 0 outside the plane.
+fn at(row_ok: bool, row: u32, x: i32) -> f32 {
+  if (row_ok && x >= 0 && x < i32(params.w)) { return src[row + u32(x)]; }
+  return 0.0;
+}
+
+@compute @workgroup_size(WG)
+fn im2col22(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  let oh = gid.y;
+  let n = gid.z;
+  if (c >= params.c) { return; }
+  let plane = (n * params.c + c) * params.h;
+  let y0 = i32(oh) - i32(params.ph);
+  let ok0 = y0 >= 0 && y0 < i32(params.h);
+  let ok1 = y0 + 1 >= 0 && y0 + 1 < i32(params.h);
+  let row0 = (plane + u32(max(y0, 0))) * params.w;
+  let row1 = (plane + u32(max(y0 + 1, 0))) * params.w;
+  // Window column 0 of output column ow is x = ow - PW; column 1 is the next window's 0.
+  var x = -i32(params.pw);
+  var p0 = at(ok0, row0, x);
+  var p1 = at(ok1, row1, x);
+  // vec4 index of (m, c): m * C + c.
+  var out = ((n * params.oh + oh) * params.ow) * params.c + c;
+  for (var ow = 0u; ow < params.ow; ow++) {
+    let q0 = at(ok0, row0, x + 1);
+    let q1 = at(ok1, row1, x + 1);
+    dst4[out] = vec4(p0, q0, p1, q1);
+    p0 = q0;
+    p1 = q1;
+    x += 1;
+    out += params.c;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn col2im22(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  let y = gid.y;
+  let n = gid.z;
+  if (c >= params.c) { return; }
+  // Tap row a reads dcol row oh = y + PH - a, when in range.
+  let oh0 = i32(y + params.ph);
+  let oh1 = oh0 - 1;
+  let ok0 = oh0 < i32(params.oh);
+  let ok1 = oh1 >= 0 && oh1 < i32(params.oh);
+  let m0 = (n * params.oh + u32(max(oh0, 0))) * params.ow;
+  let m1 = (n * params.oh + u32(max(oh1, 0))) * params.ow;
+  // dx column x takes tap b = 0 from dcol column ow = x + PW and b = 1 from ow - 1: carry
+  // the vec4 of column ow - 1 (zero outside) from the previous element.
+  var ow = i32(params.pw);
+  var prev0 = vec4(0.0);
+  var prev1 = vec4(0.0);
+  if (ow >= 1 && ow - 1 < i32(params.ow)) {
+    if (ok0) { prev0 = src4[(m0 + u32(ow - 1)) * params.c + c]; }
+    if (ok1) { prev1 = src4[(m1 + u32(ow - 1)) * params.c + c]; }
+  }
+  let out = ((n * params.c + c) * params.h + y) * params.w;
+  for (var x = 0u; x < params.w; x++) {
+    var cur0 = vec4(0.0);
+    var cur1 = vec4(0.0);
+    if (ow < i32(params.ow)) {
+      if (ok0) { cur0 = src4[(m0 + u32(ow)) * params.c + c]; }
+      if (ok1) { cur1 = src4[(m1 + u32(ow)) * params.c + c]; }
+    }
+    var s = 0.0;
+    s += cur0.x;
+    s += prev0.y;
+    s += cur1.z;
+    s += prev1.w;
+    dst[out + x] = s;
+    prev0 = cur0;
+    prev1 = cur1;
+    ow += 1;
+  }
+}

@@ -553,12 +553,16 @@ function gemmForward(rt: Runtime, x: Tensor, w: Tensor, bias: Tensor | undefined
   return out;
 }
 
+/** 2x2 kernels at stride 1 take the vec4 entries of conv2d-gemm.wgsl (`im2col22`, `col2im22`). */
+const gemm22 = (g: Geom): boolean => g.kh === 2 && g.kw === 2 && g.sh === 1 && g.sw === 1;
+
 /** col [M, K] of x (conv2d-gemm.wgsl). */
 function im2col(rt: Runtime, x: Tensor, g: Geom): Tensor {
   const m = g.n * g.oh * g.ow;
   const col = rt.empty([m, g.c * g.kh * g.kw]);
+  const entry = gemm22(g) ? 'im2col22' : 'im2col';
   rt.dispatch({
-    kernel: { name: 'conv2d_im2col', code: gemmSrc, entryPoint: 'im2col' },
+    kernel: { name: `conv2d_${entry}`, code: gemmSrc, entryPoint: entry },
     params: gemmParams(g),
     bindings: [x, col],
     workgroups: [Math.ceil(g.c / 64), g.oh, g.n],
@@ -588,8 +592,9 @@ function gemmDxOf(rt: Runtime, dyM: Tensor, w: Tensor, g: Geom): Tensor {
   const dcol = matmul(rt, dyM, wk);
   wk.dispose();
   const dx = rt.empty([g.n, g.c, g.h, g.w]);
+  const entry = gemm22(g) ? 'col2im22' : 'col2im';
   rt.dispatch({
-    kernel: { name: 'conv2d_col2im', code: gemmSrc, entryPoint: 'col2im' },
+    kernel: { name: `conv2d_${entry}`, code: gemmSrc, entryPoint: entry },
     params: gemmParams(g),
     bindings: [dcol, dx],
     workgroups: [Math.ceil(g.c / 64), g.h, g.n],
