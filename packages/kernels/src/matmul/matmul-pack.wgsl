@@ -74,3 +74,17 @@ fn transpose4(@builtin(global_invocation_id) gid: vec3<u32>) {
   dst[d0 + 2u * params.ld4] = vec4(v[0].z, v[1].z, v[2].z, v[3].z);
   dst[d0 + 3u * params.ld4] = vec4(v[0].w, v[1].w, v[2].w, v[3].w);
 }
+
+// copy4: TRANSPOSE = 0 with whole vec4 source rows (cols, ld_src, off and stride multiples of
+// 4): one vec4 load and store per invocation where `main` does four scalar loads (the K-slices
+// of a transposed B, e.g. the GEMM form's [O, C*KH*KW] weights, are such copies). Grid as
+// `main`; columns from cols to ld are zeros.
+@compute @workgroup_size(WG)
+fn copy4(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let x4 = gid.x;
+  let r = gid.y;
+  if (x4 >= params.ld4 || r >= params.rows) { return; }
+  var v = vec4(0.0);
+  if (x4 * 4u < params.cols) { v = src4[(params.off + gid.z * params.stride + r * params.ld_src) / 4u + x4]; }
+  dst[(gid.z * params.rows + r) * params.ld4 + x4] = v;
+}

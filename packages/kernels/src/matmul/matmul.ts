@@ -279,12 +279,16 @@ function windowPlan(rt: Runtime, d: Dims): WindowPlan | null {
  * of a wider source.
  */
 function pack(rt: Runtime, src: Tensor, dst: Tensor, transpose: boolean, rows: number, cols: number, ld: number, stride: number, batch: number, off = 0, ldSrc = cols): void {
-  // Transposes of whole vec4 source rows go 4x4 blocks at a time (transpose4 in the shader).
+  // Transposes of whole vec4 source rows go 4x4 blocks at a time (transpose4 in the shader),
+  // copies of whole vec4 rows a vec4 at a time (copy4).
   const blocks = transpose && rows % 4 === 0 && stride % 4 === 0 && off % 4 === 0;
+  const rows4 = !transpose && cols % 4 === 0 && ldSrc % 4 === 0 && stride % 4 === 0 && off % 4 === 0;
   rt.dispatch({
     kernel: blocks
       ? { name: 'matmul_pack_t4', code: packSrc, entryPoint: 'transpose4' }
-      : { name: 'matmul_pack', code: packSrc, entryPoint: 'main', constants: { TRANSPOSE: transpose ? 1 : 0 } },
+      : rows4
+        ? { name: 'matmul_pack_copy4', code: packSrc, entryPoint: 'copy4' }
+        : { name: 'matmul_pack', code: packSrc, entryPoint: 'main', constants: { TRANSPOSE: transpose ? 1 : 0 } },
     params: [rows, cols, ld / 4, stride, off, ldSrc],
     bindings: [src, dst],
     workgroups: [Math.ceil(ld / 4 / PACK_WG), blocks ? rows / 4 : rows, batch],
