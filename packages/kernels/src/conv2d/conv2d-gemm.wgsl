@@ -5,8 +5,8 @@
 //
 // so that dw [O, K] = dyᵀ col and dcol = dy w with dy as [M, O] and w as [O, K]; the matmuls
 // run between im2col and col2im. col2im is the adjoint of im2col, written as a gather (one dx
-// row per invocation, each element a sum over the taps that read it) so that no two invocations write
-// the same element:
+// row per invocation, each element a sum over the taps that read it) so that no two
+// invocations write the same element:
 //
 //   dx[n, c, h, w] = sum over (kh, kw) with oh = (h + PH - kh) / SH and ow = (w + PW - kw) / SW
 //                    whole and in range of dcol[(n, oh, ow), (c, kh, kw)]
@@ -68,8 +68,8 @@ fn im2col(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
 }
 
-// Invocation (c, y, n) writes dx row y of channel c of item n. The row conditions (and their
-// divisions by SH) are per invocation; per column the division by SW only where SW > 1.
+// Invocation (c, y, n) writes dx row y of channel c of item n. Per tap the division by SW
+// only where SW > 1 (stride 1 needs none).
 @compute @workgroup_size(WG)
 fn col2im(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;

@@ -38,7 +38,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 // stores lane by lane, so their count is the cost). Bits are moved as u32, so f32, i32 and u32
 // share the pipeline. Grid: x = r4 (R / 4), y = c4 (C / 4), z = b, so that neighbouring lanes
 // write neighbouring vec4 of one destination row; with LANES_ON_C = 1, x = c4 and y = r4 (for
-// R / 4 much smaller than a workgroup: [8, 24, 512] -> [8, 512, 24] left 58 of 64 lanes idle).
+// R / 4 much smaller than a workgroup: [8, 24, 512] -> [8, 512, 24] left 58 of 64 lanes idle
+// and took 0.96 ms against 0.33 with lanes along C).
 override LANES_ON_C: u32 = 0u;
 
 struct Params4 {
