@@ -25,7 +25,7 @@ struct Params {
   kh: u32,
   kw: u32,
   nslot: u32,
-  ob8: u32,     // 8 * ceil(o / 16): invocations along x
+  ob8: u32,     // 8 * ceil(o / 16): invocations along y
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
