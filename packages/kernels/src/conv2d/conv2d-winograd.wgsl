@@ -230,6 +230,11 @@ fn m_row(at: u32, s: u32) -> array<vec4<f32>, 4> {
   return array<vec4<f32>, 4>(m4[at], m4[at + s], m4[at + 2u * s], m4[at + 3u * s]);
 }
 
+// The 4x4 block of M at `at` (planes s vec4 apart): rows i = 0..3, each m_row of planes 4i..4i+3.
+fn m_block(at: u32, s: u32) -> array<array<vec4<f32>, 4>, 4> {
+  return array<array<vec4<f32>, 4>, 4>(m_row(at, s), m_row(at + 4u * s, s), m_row(at + 8u * s, s), m_row(at + 12u * s, s));
+}
+
 // Aᵀ applied to a 4-vector: two values.
 fn a4(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32>) -> array<vec4<f32>, 2> {
   return array<vec4<f32>, 2>(a + b + c, b - c - d);
@@ -251,14 +256,11 @@ fn output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   let s = params.sm / 4u;
   let base = (t.p * params.o + o0) / 4u;
   // Rows i of M (4 vec4 each, xi = 4i .. 4i+3), reduced over i by Aᵀ, then over j.
-  let q0 = m_row(base, s);
-  let q1 = m_row(base + 4u * s, s);
-  let q2 = m_row(base + 8u * s, s);
-  let q3 = m_row(base + 12u * s, s);
-  let c0 = a4(q0[0], q1[0], q2[0], q3[0]);
-  let c1 = a4(q0[1], q1[1], q2[1], q3[1]);
-  let c2 = a4(q0[2], q1[2], q2[2], q3[2]);
-  let c3 = a4(q0[3], q1[3], q2[3], q3[3]);
+  let mb = m_block(base, s);
+  let c0 = a4(mb[0][0], mb[1][0], mb[2][0], mb[3][0]);
+  let c1 = a4(mb[0][1], mb[1][1], mb[2][1], mb[3][1]);
+  let c2 = a4(mb[0][2], mb[1][2], mb[2][2], mb[3][2]);
+  let c3 = a4(mb[0][3], mb[1][3], mb[2][3], mb[3][3]);
   let top = a4(c0[0], c1[0], c2[0], c3[0]);
   let bottom = a4(c0[1], c1[1], c2[1], c3[1]);
   var b = vec4(0.0);
@@ -317,15 +319,12 @@ fn dw_out(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   let c0 = 4u * (k % (params.c / 4u));
   let s = params.su / 4u;
   let base = (o * params.c + c0) / 4u;
-  let q0 = m_row(base, s);
-  let q1 = m_row(base + 4u * s, s);
-  let q2 = m_row(base + 8u * s, s);
-  let q3 = m_row(base + 12u * s, s);
+  let mb = m_block(base, s);
   // Columns j first (over rows i), then each of the 3 results along j: g[3*ky + kx].
-  let c0r = gt4(q0[0], q1[0], q2[0], q3[0]);
-  let c1r = gt4(q0[1], q1[1], q2[1], q3[1]);
-  let c2r = gt4(q0[2], q1[2], q2[2], q3[2]);
-  let c3r = gt4(q0[3], q1[3], q2[3], q3[3]);
+  let c0r = gt4(mb[0][0], mb[1][0], mb[2][0], mb[3][0]);
+  let c1r = gt4(mb[0][1], mb[1][1], mb[2][1], mb[3][1]);
+  let c2r = gt4(mb[0][2], mb[1][2], mb[2][2], mb[3][2]);
+  let c3r = gt4(mb[0][3], mb[1][3], mb[2][3], mb[3][3]);
   let r0 = gt4(c0r[0], c1r[0], c2r[0], c3r[0]);
   let r1 = gt4(c0r[1], c1r[1], c2r[1], c3r[1]);
   let r2 = gt4(c0r[2], c1r[2], c2r[2], c3r[2]);

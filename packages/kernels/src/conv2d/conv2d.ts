@@ -525,8 +525,20 @@ function fastDwOf(rt: Runtime, dy: Tensor, x: Tensor, g: Geom, into?: Tensor): T
   return dw;
 }
 
-/** Params of conv2d-gemm.wgsl. */
-const gemmParams = (g: Geom): number[] => [g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow];
+/**
+ * One of conv2d-gemm.wgsl's reshuffles, src -> dst: 'im2col' (x -> col, a row per (c, oh, n))
+ * or 'col2im' (dcol -> dx, a row per (c, h, n)); 2x2 kernels at stride 1 take the vec4 entries
+ * (`im2col22`, `col2im22`).
+ */
+function reshuffle(rt: Runtime, kind: 'im2col' | 'col2im', src: Tensor, dst: Tensor, g: Geom): void {
+  const entry = g.kh === 2 && g.kw === 2 && g.sh === 1 && g.sw === 1 ? `${kind}22` : kind;
+  rt.dispatch({
+    kernel: { name: `conv2d_${entry}`, code: gemmSrc, entryPoint: entry },
+    params: [g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow],
+    bindings: [src, dst],
+    workgroups: [Math.ceil(g.c / 64), kind === 'im2col' ? g.oh : g.h, g.n],
+  });
+}
 
 /** dy [N, O, OH, OW] as the GEMM form's [M, O] (M = N * OH * OW rows (n, oh, ow)). */
 const dyRows = (rt: Runtime, dy: Tensor, g: Geom): Tensor => {
@@ -553,20 +565,10 @@ function gemmForward(rt: Runtime, x: Tensor, w: Tensor, bias: Tensor | undefined
   return out;
 }
 
-/** 2x2 kernels at stride 1 take the vec4 entries of conv2d-gemm.wgsl (`im2col22`, `col2im22`). */
-const gemm22 = (g: Geom): boolean => g.kh === 2 && g.kw === 2 && g.sh === 1 && g.sw === 1;
-
 /** col [M, K] of x (conv2d-gemm.wgsl). */
 function im2col(rt: Runtime, x: Tensor, g: Geom): Tensor {
-  const m = g.n * g.oh * g.ow;
-  const col = rt.empty([m, g.c * g.kh * g.kw]);
-  const entry = gemm22(g) ? 'im2col22' : 'im2col';
-  rt.dispatch({
-    kernel: { name: `conv2d_${entry}`, code: gemmSrc, entryPoint: entry },
-    params: gemmParams(g),
-    bindings: [x, col],
-    workgroups: [Math.ceil(g.c / 64), g.oh, g.n],
-  });
+  const col = rt.empty([g.n * g.oh * g.ow, g.c * g.kh * g.kw]);
+  reshuffle(rt, 'im2col', x, col, g);
   return col;
 }
 
@@ -592,13 +594,7 @@ function gemmDxOf(rt: Runtime, dyM: Tensor, w: Tensor, g: Geom): Tensor {
   const dcol = matmul(rt, dyM, wk);
   wk.dispose();
   const dx = rt.empty([g.n, g.c, g.h, g.w]);
-  const entry = gemm22(g) ? 'col2im22' : 'col2im';
-  rt.dispatch({
-    kernel: { name: `conv2d_${entry}`, code: gemmSrc, entryPoint: entry },
-    params: gemmParams(g),
-    bindings: [dcol, dx],
-    workgroups: [Math.ceil(g.c / 64), g.h, g.n],
-  });
+  reshuffle(rt, 'col2im', dcol, dx, g);
   dcol.dispose();
   return dx;
 }

@@ -43,18 +43,26 @@ function skipped(shape: readonly number[], a: number, b: number): number {
   return n;
 }
 
+type PermutePlan = { path: 'copy' } | { path: 'transpose4'; b: number; r: number; c: number } | { path: 'gather' };
+
+/** What permute() runs for (shape, perm), with the block transpose's [B, R, C]. */
+function plan(rt: Runtime, shape: readonly number[], perm: readonly number[]): PermutePlan {
+  const red = reducePermutation(shape, perm);
+  if (red.perm.every((p, i) => p === i)) return { path: 'copy' };
+  const t = transposeDims(red);
+  const max = rt.device.limits.maxComputeWorkgroupsPerDimension;
+  const long = t ? Math.max(t.r, t.c) / 4 : 0;
+  if (t && t.r % 4 === 0 && t.c % 4 === 0 && Math.ceil(long / WG4) <= max && long <= max && t.b <= max) return { path: 'transpose4', ...t };
+  return { path: 'gather' };
+}
+
 /**
  * Which kernel permute() runs: 'copy' (the reduced permutation is the identity), 'transpose4'
  * (a batched 2-D transpose [B, R, C] -> [B, C, R] with R and C multiples of 4, in 4x4 blocks)
  * or 'gather' (one element per invocation, any permutation).
  */
-export function permutePath(rt: Runtime, shape: readonly number[], perm: readonly number[]): 'copy' | 'transpose4' | 'gather' {
-  const red = reducePermutation(shape, perm);
-  if (red.perm.every((p, i) => p === i)) return 'copy';
-  const t = transposeDims(red);
-  const max = rt.device.limits.maxComputeWorkgroupsPerDimension;
-  if (t && t.r % 4 === 0 && t.c % 4 === 0 && Math.ceil(Math.max(t.r, t.c) / 4 / WG4) <= max && Math.max(t.r, t.c) / 4 <= max && t.b <= max) return 'transpose4';
-  return 'gather';
+export function permutePath(rt: Runtime, shape: readonly number[], perm: readonly number[]): PermutePlan['path'] {
+  return plan(rt, shape, perm).path;
 }
 
 /** [B, R, C] of a reduced permutation that is a (batched) 2-D transpose, else null. */
@@ -75,13 +83,12 @@ export function permute(rt: Runtime, x: Tensor, perm: readonly number[]): Tensor
   const outShape = perm.map((p) => x.shape[p]!);
   const y = rt.empty(outShape, x.dtype);
   if (x.size === 0) return y;
-  const path = permutePath(rt, x.shape, perm);
-  if (path === 'copy') {
+  const t = plan(rt, x.shape, perm);
+  if (t.path === 'copy') {
     rt.copy(x, y);
     return y;
   }
-  if (path === 'transpose4') {
-    const t = transposeDims(reducePermutation(x.shape, perm))!;
+  if (t.path === 'transpose4') {
     // Lanes along the longer of the two block axes.
     const onC = t.c > t.r;
     const [lanes, other] = onC ? [t.c / 4, t.r / 4] : [t.r / 4, t.c / 4];
