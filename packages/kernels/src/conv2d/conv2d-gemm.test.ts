@@ -35,7 +35,8 @@ describe('conv2d gemm', () => {
     const want = rt.info.isSoftware ? 'gemm' : 'fast';
     expect(conv2dKernelFor(rt, x, w, {}, 'dx')).toBe(want);
     expect(conv2dKernelFor(rt, x, w, {}, 'dw')).toBe(want);
-    expect(conv2dKernelFor(rt, x, w, {})).toBe('fast');
+    // Its forward takes Winograd F(2, 2) along the rows (conv2d-winograd-x.test.ts).
+    expect(conv2dKernelFor(rt, x, w, {})).toBe(rt.info.isSoftware ? 'winograd-x' : 'fast');
     // 256 channels keep the direct-form kernels; 3x3 layers that Winograd covers take it.
     expect(conv2dKernelFor(rt, rt.zeros([8, 256, 2, 25]), rt.zeros([256, 256, 2, 2]), {}, 'dw')).toBe('fast');
     if (rt.info.isSoftware) expect(conv2dKernelFor(rt, rt.zeros([1, 512, 4, 6]), rt.zeros([512, 512, 3, 3]), { padding: 1 }, 'dw')).toBe('winograd');

@@ -143,7 +143,7 @@ describe('conv2d winograd', () => {
       [() => conv2dBackward(rt, rt.zeros([1, 6, 4, 4]), x, rt.zeros([6, 4, 3, 3]), { kernel: 'winograd' }), /conv2d_backward: expected kernel 'winograd' to apply/],
       // dx of a strided convolution is covered, its dw is not.
       [() => conv2dBackward(rt, rt.zeros([1, 4, 2, 2]), x, rt.zeros([4, 4, 3, 3]), { stride: 2, kernel: 'winograd' }, { w: true }), /conv2d_backward: expected kernel 'winograd' to apply/],
-      [() => conv2d(rt, x, rt.zeros([4, 4, 3, 3]), undefined, { kernel: 'tiled' as never }), /conv2d: expected kernel one of auto, fast, direct, winograd, gemm, found 'tiled'/],
+      [() => conv2d(rt, x, rt.zeros([4, 4, 3, 3]), undefined, { kernel: 'tiled' as never }), /conv2d: expected kernel one of auto, fast, direct, winograd, winograd-x, gemm, found 'tiled'/],
     ];
     for (const [f, re] of cases) {
       expect(f).toThrow(OpInputError);

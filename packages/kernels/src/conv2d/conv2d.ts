@@ -9,6 +9,7 @@ import dwFinishSrc from './conv2d-dw-finish.wgsl.js';
 import dwSmallSrc from './conv2d-dw-small.wgsl.js';
 import directSrc from './conv2d-direct.wgsl.js';
 import winogradSrc from './conv2d-winograd.wgsl.js';
+import winogradXSrc from './conv2d-winograd-x.wgsl.js';
 import gemmSrc from './conv2d-gemm.wgsl.js';
 import { permute } from '../permute/permute.js';
 import { hasWideSubgroups, matmul } from '../matmul/matmul.js';
@@ -24,11 +25,13 @@ export interface Conv2dOptions {
    * subgroups of at least 8 invocations), 'direct' (one output per invocation, any
    * adapter), 'winograd' (F(2x2, 3x3) through 16 matmuls, dw by F(3x3, 2x2); 3x3 kernels
    * at stride 1 with input and output channels in multiples of 4; for dx the stride may be
-   * any), 'gemm' (im2col / col2im around one matmul; any geometry whose [N*OH*OW, C*KH*KW]
+   * any), 'winograd-x' (F(2, 2) along the rows through 3 matmuls: the forward of kernels 2
+   * wide at column stride 1, any height, row stride and padding; conv2dBackward rejects it),
+   * 'gemm' (im2col / col2im around one matmul; any geometry whose [N*OH*OW, C*KH*KW]
    * columns fit one storage binding), 'auto' (default: per part, what was measured fastest
    * on software adapters among those that apply, else fast where it applies, else direct).
    */
-  kernel?: 'auto' | 'fast' | 'direct' | 'winograd' | 'gemm';
+  kernel?: 'auto' | 'fast' | 'direct' | 'winograd' | 'winograd-x' | 'gemm';
 }
 
 interface Geom {
@@ -242,7 +245,7 @@ function winogradConv(rt: Runtime, xp: Tensor, w: Tensor, flip: boolean, bias: T
   const v = rt.empty([16 * sv]);
   const m = rt.empty([16 * sm]);
   const y = rt.empty([n, o, oh, ow]);
-  const launch = winogradLauncher(rt, [n, c, o, th, tw, hp, wp, oh, ow, sv, sm, su]);
+  const launch = winogradLauncher(rt, winogradSrc, 'conv2d_winograd', [n, c, o, th, tw, hp, wp, oh, ow, sv, sm, su]);
   launch(flip ? 'weights_flip' : 'weights', (o * c) / 4, 0, [w, u]);
   for (let p0 = 0; p0 < tiles; p0 += chunk) {
     const pc = Math.min(chunk, tiles - p0);
@@ -261,14 +264,14 @@ function winogradConv(rt: Runtime, xp: Tensor, w: Tensor, flip: boolean, bias: T
 }
 
 /**
- * Dispatches conv2d-winograd.wgsl's entry points for one convolution: `layout` is its Params
- * up to `count` (n, c, o, th, tw, hp, wp, oh, ow, sv, sm, su); each launch adds its own
+ * Dispatches the entry points of a Winograd shader (conv2d-winograd.wgsl, conv2d-winograd-x.wgsl)
+ * for one convolution: `layout` is its Params up to `count`; each launch adds its own
  * invocation count and first tile.
  */
-function winogradLauncher(rt: Runtime, layout: readonly number[]) {
+function winogradLauncher(rt: Runtime, code: string, prefix: string, layout: readonly number[]) {
   return (entryPoint: string, count: number, p0: number, bindings: Tensor[], constants: Record<string, number> = {}): void =>
     rt.dispatch({
-      kernel: { name: `conv2d_winograd_${entryPoint}`, code: winogradSrc, entryPoint, constants },
+      kernel: { name: `${prefix}_${entryPoint}`, code, entryPoint, constants },
       params: [...layout, count, p0],
       bindings,
       workgroups: rt.grid(count, WG),
@@ -284,15 +287,79 @@ function winogradChunk(rt: Runtime, c: number, o: number): number {
 }
 
 /**
+ * y = conv2d(x, w) + bias for kernels 2 wide at column stride 1 by Winograd F(2, 2) along the
+ * rows (conv2d-winograd-x.wgsl): U [3][O, KQ] from w, then per chunk of PQ tiles (pairs of
+ * outputs along a row) V [3][PQ, KQ] from x, 3 matmuls M[xi] = U[xi] V[xi]ᵀ ([O, PQ]; this
+ * orientation measured 17.1 ms against 23.4 for V Uᵀ on the 512 -> 512 2x2 layer's products,
+ * medians of 20, interleaved), and y from M. x is read in place, padding by bounds tests.
+ */
+function winogradXConv(rt: Runtime, x: Tensor, w: Tensor, bias: Tensor | undefined, g: Geom): Tensor {
+  const tw = Math.ceil(g.ow / 2);
+  const tiles = g.n * g.oh * tw;
+  const kq = xRow(g);
+  const lim = rt.device.limits;
+  const floats = Math.floor(Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize) / 4);
+  // Chunks of whole vec4s of tiles, whose 3 planes of V ([PQ, KQ]) and of M ([O, PQ]) each fit one binding.
+  const fit = Math.max(4, 4 * Math.floor((floats / 3 - 64) / Math.max(kq, g.o) / 4));
+  const cap = winogradTuning.maxTiles > 0 ? Math.max(4, 4 * Math.floor(winogradTuning.maxTiles / 4)) : fit;
+  const chunk = Math.min(roundUp4(tiles), fit, cap);
+  const [sv, sm, su] = [planeStride(chunk * kq), planeStride(g.o * chunk), planeStride(g.o * kq)];
+  const u = rt.empty([3 * su]);
+  const v = rt.empty([3 * sv]);
+  const m = rt.empty([3 * sm]);
+  const y = rt.empty([g.n, g.o, g.oh, g.ow]);
+  // Every chunk is PQ = chunk tiles long: the last one's tiles past the batch are zeros in V
+  // and never stored.
+  const launch = winogradLauncher(rt, winogradXSrc, 'conv2d_winograd_x', [g.n, g.c, g.h, g.w, g.o, g.kh, g.sh, g.ph, g.pw, g.oh, g.ow, tw, kq, chunk, sv, sm, su]);
+  const k4 = kq / 4;
+  launch(g.c * g.kh === kq ? 'weights4' : 'weights', g.o * k4, 0, [w, u]);
+  for (let p0 = 0; p0 < tiles; p0 += chunk) {
+    launch('input', chunk * k4, p0, [x, v]);
+    for (let xi = 0; xi < 3; xi++) {
+      const ux = u.view([g.o, kq], xi * su);
+      const vx = v.view([chunk, kq], xi * sv);
+      const mx = m.view([g.o, chunk], xi * sm);
+      matmul(rt, ux, vx, { transB: true, out: mx });
+      for (const t of [ux, vx, mx]) t.dispose();
+    }
+    launch(g.ow % 8 === 0 ? 'output4' : 'output', (g.o * chunk) / 4, p0, [m, bias ?? rt.placeholder, y], { HAS_BIAS: bias ? 1 : 0 });
+  }
+  for (const t of [u, v, m]) t.dispose();
+  return y;
+}
+
+/**
  * Padded extent for winogradConv: whole 4x4 blocks for every 2x2 output tile, rows rounded up
  * to whole vec4 so that pad() copies by rows.
  */
 const winogradExtent = (oh: number, ow: number): [number, number] => [2 * Math.ceil(oh / 2) + 2, 4 * Math.ceil((2 * Math.ceil(ow / 2) + 2) / 4)];
 
-const KERNEL_CHOICES: ReadonlyArray<NonNullable<Conv2dOptions['kernel']>> = ['auto', 'fast', 'direct', 'winograd', 'gemm'];
+const KERNEL_CHOICES: ReadonlyArray<NonNullable<Conv2dOptions['kernel']>> = ['auto', 'fast', 'direct', 'winograd', 'winograd-x', 'gemm'];
 
 /** The kernel family that computes one part of a convolution's forward or backward pass. */
-export type Conv2dKernel = 'winograd' | 'fast' | 'direct' | 'gemm';
+export type Conv2dKernel = 'winograd' | 'winograd-x' | 'fast' | 'direct' | 'gemm';
+
+/** K = C * KH rounded up to whole vec4: the row length of winograd-x's U and V. */
+const xRow = (g: Geom) => roundUp4(g.c * g.kh);
+const roundUp4 = (v: number) => 4 * Math.ceil(v / 4);
+
+/**
+ * Winograd F(2, 2) along the rows (conv2d-winograd-x.wgsl) applies to the forward of kernels
+ * 2 wide at column stride 1, where its 3 weight planes [O, KQ], bound whole, fit one storage
+ * binding (tiles are chunked, the weights are not).
+ */
+const winogradXFits = (rt: Runtime, g: Geom) =>
+  g.kw === 2 && g.sw === 1 && 3 * planeStride(g.o * xRow(g)) * 4 <= Math.min(rt.device.limits.maxStorageBufferBindingSize, rt.device.limits.maxBufferSize);
+
+/**
+ * Where 'auto' takes winograd-x for the forward: software adapters, K = C*KH >= 1024 and
+ * O >= 512. On lavapipe, N = 8, 2x2 kernels (GPU time, median of 10-16, interleaved, /tmp
+ * script on conv2d with the kernel forced): 512 -> 512 at 2x25 21.5 ms against 30.5 for
+ * conv2d-fast (27.5 for the GEMM form), at 4x25 53.7 against 76.3; 256 -> 256 at 2x25 8.5 /
+ * 9.0 and at 4x25 19.1 / 21.5 (minima 5.8 / 4.5 and 14.9 / 11.1: no clear win); 128 -> 128
+ * at 2x25 3.0 / 2.5 and 64 -> 64 at 8x25 5.1 / 3.5 (slower).
+ */
+const winogradXPays = (rt: Runtime, g: Geom): boolean => rt.info.isSoftware && hasWideSubgroups(rt) && g.c * g.kh >= 1024 && g.o >= 512;
 
 /**
  * Whether the GEMM form's col [N*OH*OW, C*KH*KW] fits one storage binding, and its reshuffles'
@@ -335,6 +402,18 @@ function kernelFor(op: string, rt: Runtime, g: Geom, choice: Conv2dOptions['kern
     }
     return 'gemm';
   }
+  const xFits = part === 'forward' && winogradXFits(rt, g);
+  if (choice === 'winograd-x') {
+    if (!xFits) {
+      throw new OpInputError(
+        op,
+        `kernel 'winograd-x' to apply (the forward of a convolution with kernels 2 wide at column stride 1, whose 3 weight planes [O, C*KH] fit one storage binding)`,
+        part === 'forward' ? `kernel ${g.kh}x${g.kw}, column stride ${g.sw}, O ${g.o}, C*KH ${g.c * g.kh}` : `the ${part} part, which it does not compute`,
+      );
+    }
+    return 'winograd-x';
+  }
+  if ((choice ?? 'auto') === 'auto' && xFits && winogradXPays(rt, g)) return 'winograd-x';
   const wstride = part === 'dx' ? 1 : Math.max(g.sh, g.sw);
   if (useWinograd(op, rt, choice, winogradFits(rt, g.kh, g.kw, wstride, c, o), c, o)) return 'winograd';
   if ((choice ?? 'auto') === 'auto' && gemmOk && gemmPays(rt, g, part)) return 'gemm';
@@ -368,6 +447,7 @@ export function conv2d(rt: Runtime, x: Tensor, w: Tensor, bias: Tensor | undefin
   }
   const kernel = kernelFor(op, rt, g, opts.kernel, 'forward');
   if (kernel === 'gemm') return gemmForward(rt, x, w, bias, g);
+  if (kernel === 'winograd-x') return winogradXConv(rt, x, w, bias, g);
   if (kernel === 'winograd') {
     const [hp, wp] = winogradExtent(g.oh, g.ow);
     const xp = pad(rt, x, hp, wp, g.ph, g.pw);
@@ -622,7 +702,7 @@ function winogradDwOf(rt: Runtime, dy: Tensor, x: Tensor, g: Geom, into?: Tensor
   const e = rt.empty([16 * sv]);
   const v = rt.empty([16 * sv]);
   const m = rt.empty([16 * su]);
-  const launch = winogradLauncher(rt, [g.n, g.c, g.o, th, tw, hp, wp, g.oh, g.ow, sv, chunk, su]);
+  const launch = winogradLauncher(rt, winogradSrc, 'conv2d_winograd', [g.n, g.c, g.o, th, tw, hp, wp, g.oh, g.ow, sv, chunk, su]);
   for (let p0 = 0; p0 < tiles; p0 += chunk) {
     launch('dy_tiles_t', (g.o * chunk) / 4, p0, [dy, e]);
     launch('input_t', (g.c * chunk) / 4, p0, [xp, v]);

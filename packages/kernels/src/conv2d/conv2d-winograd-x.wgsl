@@ -1,0 +1,215 @@
+// Winograd F(2, 2) along the rows, for convolutions with 2-wide kernels at column stride 1
+// (the CRNN's 2x2 layer): every pair of outputs along a row (a "tile") comes from 3 input
+// columns with 3 multiplies per (tile, o, c, ky) instead of 4. The kernel's rows (KH of them,
+// any row stride and padding) stay a plain sum, folded into the reduction: K = C * KH, with
+// k = c * KH + ky.
+//
+//   U[xi][o][k] = (G g)[xi]        g = (w[o, c, ky, 0], w[o, c, ky, 1])     (entry `weights`)
+//   V[xi][p][k] = (Bᵀ d)[xi]       d = x[n, c, oy*SH + ky - PH, 2*tx - PW + 0..2]  (`input`)
+//   M[xi][o][p] = sum_k U[xi][o][k] V[xi][p][k]   3 GEMMs [O, K] x [K, P], done by matmul
+//   y[n, o, oy, 2*tx + i] = (Aᵀ M[.][o][p])[i] + bias[o]                (`output`, `output4`)
+//
+//   G = [1 0; 1 1; 0 1]      Bᵀ = [1 -1 0; 0 1 0; 0 -1 1]      Aᵀ = [1 1 0; 0 1 1]
+//
+// (Toom-Cook at the points 0, 1 and infinity: y0 = w0 (d0 - d1) + (w0 + w1) d1 = w0 d0 + w1 d1,
+// y1 = (w0 + w1) d1 + w1 (d2 - d1) = w0 d1 + w1 d2.) Output 0 of a tile reads V0 and V1, which
+// hold d0 and d1 only, and output 1 reads V1 and V2, which hold d1 and d2 only: a NaN reaches
+// the same outputs as in the direct form. (F(3, 2) does 4 multiplies per 3 outputs but mixes
+// d2 into output 0, and its GEMMs were no faster on the 512 -> 512 2x2 layer: 4 of [512, 1024]
+// x [64, 1024]ᵀ took 17.4 ms against 17.7 for the 3 of [512, 1024] x [96, 1024]ᵀ, lavapipe,
+// medians of 20.) An infinity can come out as NaN where the direct form gives +-inf (inf - inf
+// in V or U).
+//
+// Tiles are numbered (n * OH + oy) * TW + tx with TW = ceil(OW / 2); a chunk holds tiles
+// p0 .. p0 + PQ - 1 as p = 0 .. PQ - 1 (PQ a multiple of 4; tiles past the batch's last are
+// zeros in V and never stored). U and V rows hold KQ = K rounded up to whole vec4 (the padding
+// zeros in both), so every access to them is an aligned vec4: on lavapipe a storage access
+// with a computed index runs lane by lane, and its cost is per access more than per float.
+// The xi-planes of V, M and U start SV, SM, SU floats apart (multiples of 64, so that matmul
+// binds each plane as its own view at the 256-byte offset alignment).
+
+override HAS_BIAS: u32 = 0u;  // output, output4
+
+struct Params {
+  n: u32,
+  c: u32,
+  h: u32,
+  w: u32,
+  o: u32,
+  kh: u32,
+  sh: u32,
+  ph: u32,
+  pw: u32,
+  oh: u32,
+  ow: u32,
+  tw: u32,     // tiles per output row: ceil(OW / 2)
+  kq: u32,     // C * KH rounded up to a multiple of 4: the row length of U and V
+  pq: u32,     // tiles per chunk (a multiple of 4): rows of V, columns of M
+  sv: u32,     // floats between xi-planes of V
+  sm: u32,     // ... of M
+  su: u32,     // ... of U
+  count: u32,  // invocations that do work
+  p0: u32,     // the chunk's first tile
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+// ---- weights: U from w [O, C, KH, 2] ---------------------------------------------------------
+// Invocation (o, k4), k4 = id % (KQ/4): the taps of k = 4*k4 .. 4*k4+3, which are the 8
+// consecutive floats from 2 * (o*K + 4*k4) of w (tap kx of (o, k) is float 2 * (o*K + k) + kx):
+// two aligned vec4 where K % 4 == 0 (`weights4`), else one float at a time with zeros past K
+// (`weights`).
+
+@group(0) @binding(1) var<storage, read> wt4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> wt: array<f32>;
+@group(0) @binding(2) var<storage, read_write> u4: array<vec4<f32>>;
+
+// g0, g1: taps 0 and 1 of the 4 k's of invocation id, whose U vec4 is (o*KQ + k0)/4 = id in
+// each plane.
+fn store_u(at: u32, g0: vec4<f32>, g1: vec4<f32>) {
+  let s = params.su / 4u;
+  u4[at] = g0;
+  u4[at + s] = g0 + g1;
+  u4[at + 2u * s] = g1;
+}
+
+@compute @workgroup_size(64)
+fn weights4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let id = gid.x + gid.y * nwg.x * 64u;
+  if (id >= params.count) { return; }
+  // K == KQ here, so w's floats 8*id .. 8*id+7 are the taps of invocation id's 4 k's.
+  let q0 = wt4[2u * id];
+  let q1 = wt4[2u * id + 1u];
+  store_u(id, vec4(q0.x, q0.z, q1.x, q1.z), vec4(q0.y, q0.w, q1.y, q1.w));
+}
+
+@compute @workgroup_size(64)
+fn weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let id = gid.x + gid.y * nwg.x * 64u;
+  if (id >= params.count) { return; }
+  let groups = params.kq / 4u;
+  let o = id / groups;
+  let k0 = 4u * (id % groups);
+  let kk = params.c * params.kh;
+  var g0 = vec4(0.0);
+  var g1 = vec4(0.0);
+  for (var j = 0u; j < 4u; j++) {
+    if (k0 + j < kk) {
+      let f = 2u * (o * kk + k0 + j);
+      g0[j] = wt[f];
+      g1[j] = wt[f + 1u];
+    }
+  }
+  store_u(id, g0, g1);
+}
+
+// ---- input: V from x [N, C, H, W] ------------------------------------------------------------
+// Invocation (p, k4), k4 = id % (KQ/4): the 3 input columns of tile p for k = 4*k4 .. +3, each
+// read with its bounds test (the zero padding), stored as one vec4 per plane.
+
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> v4: array<vec4<f32>>;
+
+fn x_at(plane: u32, iy: i32, ix: i32) -> f32 {
+  if (iy < 0 || ix < 0 || iy >= i32(params.h) || ix >= i32(params.w)) { return 0.0; }
+  return x[plane * params.h * params.w + u32(iy) * params.w + u32(ix)];
+}
+
+@compute @workgroup_size(64)
+fn input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let id = gid.x + gid.y * nwg.x * 64u;
+  if (id >= params.count) { return; }
+  let groups = params.kq / 4u;
+  let p = id / groups;
+  let k0 = 4u * (id % groups);
+  let tile = params.p0 + p;
+  let per_image = params.oh * params.tw;
+  var d0 = vec4(0.0);
+  var d1 = vec4(0.0);
+  var d2 = vec4(0.0);
+  if (tile < params.n * per_image) {
+    let n = tile / per_image;
+    let oy = (tile % per_image) / params.tw;
+    let ix = 2 * i32(tile % params.tw) - i32(params.pw);
+    for (var j = 0u; j < 4u; j++) {
+      let k = k0 + j;
+      if (k >= params.c * params.kh) { break; }
+      let plane = n * params.c + k / params.kh;
+      let iy = i32(oy * params.sh + k % params.kh) - i32(params.ph);
+      d0[j] = x_at(plane, iy, ix);
+      d1[j] = x_at(plane, iy, ix + 1);
+      d2[j] = x_at(plane, iy, ix + 2);
+    }
+  }
+  let s = params.sv / 4u;
+  let at = (p * params.kq + k0) / 4u;
+  v4[at] = d0 - d1;
+  v4[at + s] = d1;
+  v4[at + 2u * s] = d2 - d1;
+}
+
+// ---- output: y from M ------------------------------------------------------------------------
+// Invocation (o, p4), p4 = id % (PQ/4): tiles 4*p4 .. 4*p4+3 of output channel o, one vec4 of
+// each M plane (M[xi] is [O, PQ], so the 4 tiles are consecutive floats).
+
+@group(0) @binding(1) var<storage, read> m4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y4: array<vec4<f32>>;
+
+struct Pairs {
+  o: u32,
+  t0: u32,        // the first of the 4 tiles (of the batch)
+  y0: vec4<f32>,  // output 0 of each tile (bias added)
+  y1: vec4<f32>,  // output 1
+}
+
+fn pairs(id: u32) -> Pairs {
+  let groups = params.pq / 4u;
+  let o = id / groups;
+  let p4 = id % groups;
+  let s = params.sm / 4u;
+  let at = (o * params.pq) / 4u + p4;
+  let m0 = m4[at];
+  let m1 = m4[at + s];
+  let m2 = m4[at + 2u * s];
+  var b = 0.0;
+  if (HAS_BIAS == 1u) { b = bias[o]; }
+  return Pairs(o, params.p0 + 4u * p4, m0 + m1 + b, m1 + m2 + b);
+}
+
+// Any OW: each tile's outputs stored one float at a time, output 1 only inside the row.
+@compute @workgroup_size(64)
+fn output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let id = gid.x + gid.y * nwg.x * 64u;
+  if (id >= params.count) { return; }
+  let r = pairs(id);
+  let per_image = params.oh * params.tw;
+  for (var j = 0u; j < 4u; j++) {
+    let tile = r.t0 + j;
+    if (tile >= params.n * per_image) { return; }
+    let n = tile / per_image;
+    let oy = (tile % per_image) / params.tw;
+    let ox = 2u * (tile % params.tw);
+    let at = ((n * params.o + r.o) * params.oh + oy) * params.ow + ox;
+    y[at] = r.y0[j];
+    if (ox + 1u < params.ow) { y[at + 1u] = r.y1[j]; }
+  }
+}
+
+// OW % 8 == 0: TW % 4 == 0, so the 4 tiles (t0 a multiple of 4, as every chunk starts at one)
+// are 8 consecutive outputs of one row starting at a multiple of 8: two aligned vec4.
+@compute @workgroup_size(64)
+fn output4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let id = gid.x + gid.y * nwg.x * 64u;
+  if (id >= params.count) { return; }
+  let r = pairs(id);
+  let per_image = params.oh * params.tw;
+  if (r.t0 >= params.n * per_image) { return; }
+  let n = r.t0 / per_image;
+  let oy = (r.t0 % per_image) / params.tw;
+  let ox = 2u * (r.t0 % params.tw);
+  let at = (((n * params.o + r.o) * params.oh + oy) * params.ow + ox) / 4u;
+  y4[at] = vec4(r.y0.x, r.y1.x, r.y0.y, r.y1.y);
+  y4[at + 1u] = vec4(r.y0.z, r.y1.z, r.y0.w, r.y1.w);
+}
