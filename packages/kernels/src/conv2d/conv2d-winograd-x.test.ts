@@ -2,19 +2,20 @@ import { OpInputError, Rng, Runtime } from '@crnn/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asF32, assertClose, randomArray } from '../testing.js';
 import { conv2d, conv2dBackward, conv2dKernelFor } from './conv2d.js';
-import { conv2dRef } from './conv2d.ref.js';
+import { conv2dBackwardRef, conv2dRef } from './conv2d.ref.js';
 import { checkAgainstRef, geom, optsOf, TOL, type G } from './conv2d.testing.js';
 import { winogradTuning } from './winograd-tuning.js';
 
 // The Winograd F(2, 2) path along rows (conv2d-winograd-x.wgsl + 3 matmuls) against the float64
-// reference. It computes the forward only; db (sum_axes) is checked alongside as auto does it.
+// reference: the forward and dw (the transposed algorithm, summed over chunks of tiles); it has
+// no dx, and db (sum_axes) is checked alongside as auto does it.
 let rt: Runtime;
 beforeAll(async () => {
   rt = await Runtime.create();
 });
 afterAll(() => rt.destroy());
 
-const FORWARD_ONLY = { x: false, w: false, b: true };
+const NO_DX = { x: false, w: true, b: true };
 
 // [n, c, h, w, o, kh, 2, sh, 1, ph, pw]: C * KH a multiple of 4 and not (the two weight
 // entries), output widths odd (a last tile with one output) and even, multiples of 8 (the vec4
@@ -33,33 +34,59 @@ describe('conv2d winograd-x', () => {
   it('matches the reference over the sweep', async () => {
     for (const [i, gg] of SWEEP.entries()) {
       expect(conv2dKernelFor(rt, rt.zeros([gg[0], gg[1], gg[2], gg[3]]), rt.zeros([gg[4], gg[1], gg[5], gg[6]]), optsOf(geom(gg), 'winograd-x'))).toBe('winograd-x');
-      await checkAgainstRef(rt, geom(gg), 'winograd-x', 700 + i, FORWARD_ONLY);
+      await checkAgainstRef(rt, geom(gg), 'winograd-x', 700 + i, NO_DX);
     }
   });
 
-  it('cuts the tiles into chunks (of whole vec4s of tiles) when V or M would not fit one binding', async () => {
+  it('cuts the tiles into chunks (of whole vec4s of tiles) when V or M would not fit one binding (dw sums over them)', async () => {
     // 4 tiles per chunk: with 5 tiles per row (OW 9) and 3 rows per image, chunks end inside
     // rows and images; with OW 16 (output4) inside images.
     winogradTuning.maxTiles = 4;
     try {
-      await checkAgainstRef(rt, geom([3, 4, 4, 10, 4, 2, 2, 1, 1, 0, 0]), 'winograd-x', 720, FORWARD_ONLY);
-      await checkAgainstRef(rt, geom([2, 6, 3, 17, 5, 2, 2, 1, 1, 1, 0]), 'winograd-x', 721, FORWARD_ONLY);
+      await checkAgainstRef(rt, geom([3, 4, 4, 10, 4, 2, 2, 1, 1, 0, 0]), 'winograd-x', 720, NO_DX);
+      await checkAgainstRef(rt, geom([2, 6, 3, 17, 5, 2, 2, 1, 1, 1, 0]), 'winograd-x', 721, NO_DX);
     } finally {
       winogradTuning.maxTiles = 0;
     }
   });
 
-  it("'auto' takes it for the CRNN's 512 -> 512 2x2 forward on this (software) adapter, and matches the reference", async () => {
+  it('adds dw into a given gradient (accumulate), over several chunks', async () => {
+    const rng = new Rng(750);
+    // C*KH = 6 (dw_out, float by float) and 8 (dw_out4, vec4).
+    for (const gg of [[2, 3, 4, 9, 5, 2, 2, 1, 1, 1, 1], [2, 4, 4, 9, 5, 2, 2, 1, 1, 1, 1]] as G[]) {
+      const g = geom(gg);
+      const [oh, ow] = [g.h + 1, g.w + 1];
+      const x = asF32(randomArray(rng, g.n * g.c * g.h * g.w));
+      const w = asF32(randomArray(rng, g.o * g.c * 4));
+      const dy = asF32(randomArray(rng, g.n * g.o * oh * ow));
+      const prior = asF32(randomArray(rng, g.o * g.c * 4));
+      winogradTuning.maxTiles = 8;
+      try {
+        const acc = rt.upload(prior, [g.o, g.c, 2, 2]);
+        conv2dBackward(rt, rt.upload(dy, [g.n, g.o, oh, ow]), rt.upload(x, [g.n, g.c, g.h, g.w]), rt.upload(w, [g.o, g.c, 2, 2]), optsOf(g, 'winograd-x'), { w: true }, { dw: acc });
+        const want = conv2dBackwardRef(dy, x, w, g).dw.map((v, i) => v + prior[i]!);
+        assertClose(await rt.read(acc), want, TOL, `winograd-x dw accumulated ${JSON.stringify(gg)}`);
+      } finally {
+        winogradTuning.maxTiles = 0;
+      }
+    }
+  });
+
+  it("'auto' takes it for the CRNN's 512 -> 512 2x2 forward (and dw with enough tiles) on this (software) adapter, and matches the reference", async () => {
     const g = geom([1, 512, 2, 25, 512, 2, 2, 1, 1, 0, 0]);
     const x = rt.zeros([1, 512, 2, 25]);
     const w = rt.zeros([512, 512, 2, 2]);
     expect(conv2dKernelFor(rt, x, w)).toBe(rt.info.isSoftware ? 'winograd-x' : 'fast');
     expect(conv2dKernelFor(rt, x, w, {}, 'dx')).not.toBe('winograd-x');
+    // dw from 192 tiles (pairs of outputs) up: batch 16 at 2x25 has 16 * 12.
+    const x16 = rt.zeros([16, 512, 2, 25]);
+    expect(conv2dKernelFor(rt, x16, w, {}, 'dw')).toBe(rt.info.isSoftware ? 'winograd-x' : 'fast');
+    expect(conv2dKernelFor(rt, rt.zeros([8, 512, 2, 25]), w, {}, 'dw')).not.toBe('winograd-x');
     // Narrow layers keep the direct-form kernel.
     expect(conv2dKernelFor(rt, rt.zeros([1, 128, 2, 25]), rt.zeros([128, 128, 2, 2]))).not.toBe('winograd-x');
     // K = 1024 per output: matmul's whole window width; M rows of 512 channels.
-    await checkAgainstRef(rt, g, 'auto', 730, FORWARD_ONLY);
-    for (const t of [x, w]) t.dispose();
+    await checkAgainstRef(rt, g, 'auto', 730, NO_DX);
+    for (const t of [x, w, x16]) t.dispose();
   });
 
   it('a NaN reaches exactly the outputs whose window covers it, and nothing hangs', async () => {
@@ -81,6 +108,29 @@ describe('conv2d winograd-x', () => {
     }
   });
 
+  it("K's padding (C*KH = 6 -> 8) reads nothing past the image: a NaN in image 1 leaves image 0 finite", async () => {
+    // Padding entries k = 6, 7 would be channel 3 of image 0, that is channel 0 of image 1.
+    const [n, c, h, wd, o] = [2, 3, 3, 9, 4];
+    const x = new Float32Array(n * c * h * wd).fill(0.5);
+    const nanAt = (1 * c + 0) * h * wd + 1 * wd + 4; // image 1, channel 0, row 1, column 4
+    x[nanAt] = NaN;
+    const tx = rt.upload(x, [n, c, h, wd]);
+    const y = await rt.read(conv2d(rt, tx, rt.upload(new Float32Array(o * c * 4).fill(0.1), [o, c, 2, 2]), undefined, { kernel: 'winograd-x' }));
+    const plane = (h - 1) * (wd - 1);
+    for (let i = 0; i < n * o * plane; i++) {
+      const img = Math.floor(i / (o * plane));
+      const r = Math.floor((i % plane) / (wd - 1));
+      const q = i % (wd - 1);
+      const covers = img === 1 && (r === 0 || r === 1) && (q === 3 || q === 4);
+      expect(Number.isNaN(y[i]!), `y index ${i} (image ${img}, row ${r}, column ${q})`).toBe(covers);
+    }
+    const dy = rt.upload(new Float32Array(n * o * plane).fill(1), [n, o, h - 1, wd - 1]);
+    const { dw } = conv2dBackward(rt, dy, tx, rt.zeros([o, c, 2, 2]), { kernel: 'winograd-x' }, { w: true });
+    // Channel 0's taps see the NaN; channels 1 and 2 do not.
+    const g = await rt.read(dw!);
+    for (let i = 0; i < g.length; i++) expect(Number.isNaN(g[i]!), `dw index ${i}`).toBe(Math.floor(i / 4) % c === 0);
+  });
+
   it('rejects what it does not cover with OpInputError, before any dispatch', () => {
     const x = rt.zeros([1, 4, 6, 6]);
     const before = rt.stats().dispatches;
@@ -89,7 +139,7 @@ describe('conv2d winograd-x', () => {
       [() => conv2d(rt, x, rt.zeros([4, 4, 2, 1]), undefined, { kernel: 'winograd-x' }), /found kernel 2x1/],
       [() => conv2d(rt, x, rt.zeros([4, 4, 2, 2]), undefined, { stride: [1, 2], kernel: 'winograd-x' }), /column stride 2/],
       [() => conv2dBackward(rt, rt.zeros([1, 4, 5, 5]), x, rt.zeros([4, 4, 2, 2]), { kernel: 'winograd-x' }), /conv2d_backward: expected kernel 'winograd-x' to apply .*, found the dx part/],
-      [() => conv2dBackward(rt, rt.zeros([1, 4, 5, 5]), x, rt.zeros([4, 4, 2, 2]), { kernel: 'winograd-x' }, { w: true }), /found the dw part/],
+      [() => conv2dBackward(rt, rt.zeros([1, 4, 5, 3]), x, rt.zeros([4, 4, 2, 2]), { stride: [1, 2], kernel: 'winograd-x' }, { w: true }), /conv2d_backward: .*column stride 2/],
     ];
     for (const [f, re] of cases) {
       expect(f).toThrow(OpInputError);

@@ -54,6 +54,22 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 
+fn tiles() -> u32 {
+  return params.n * params.oh * params.tw;
+}
+
+// Image n, output row oy and first output column ox = 2*tx of tile `tile` (< tiles()).
+fn tile_pos(tile: u32) -> vec3<u32> {
+  let per_image = params.oh * params.tw;
+  return vec3(tile / per_image, (tile % per_image) / params.tw, 2u * (tile % params.tw));
+}
+
+// Index of output 0 of tile `tile` in channel o of an [N, O, OH, OW] tensor (y, or dy).
+fn out_at(tile: u32, o: u32) -> u32 {
+  let t = tile_pos(tile);
+  return ((t.x * params.o + o) * params.oh + t.y) * params.ow + t.z;
+}
+
 // ---- weights: U from w [O, C, KH, 2] ---------------------------------------------------------
 // Invocation (o, k4), k4 = id % (KQ/4): the taps of k = 4*k4 .. 4*k4+3, which are the 8
 // consecutive floats from 2 * (o*K + 4*k4) of w (tap kx of (o, k) is float 2 * (o*K + k) + kx):
@@ -115,37 +131,42 @@ fn x_at(plane: u32, iy: i32, ix: i32) -> f32 {
   return x[plane * params.h * params.w + u32(iy) * params.w + u32(ix)];
 }
 
+// Columns 2*tx - PW + 0..2 of input row oy*SH + ky - PH in channel c (k = c*KH + ky) of tile
+// `tile`'s image: (d0, d1, d2), zeros outside x, for k past K and for tiles past the batch's last.
+fn column3(tile: u32, k: u32) -> vec3<f32> {
+  if (tile >= tiles() || k >= params.c * params.kh) { return vec3(0.0); }
+  let t = tile_pos(tile);
+  let ix = i32(t.z) - i32(params.pw);
+  let plane = t.x * params.c + k / params.kh;
+  let iy = i32(t.y * params.sh + k % params.kh) - i32(params.ph);
+  return vec3(x_at(plane, iy, ix), x_at(plane, iy, ix + 1), x_at(plane, iy, ix + 2));
+}
+
+// V at v4[at] (planes SV/4 vec4 apart) for 4 (tile, k) pairs, one per vec4 component: pair j
+// is (tile0 + j * dt, k0 + j * dk). Each plane gets Bᵀ of the pairs' 3 columns.
+fn store_v(tile0: u32, dt: u32, k0: u32, dk: u32, at: u32) {
+  var d0 = vec4(0.0);
+  var d1 = vec4(0.0);
+  var d2 = vec4(0.0);
+  for (var j = 0u; j < 4u; j++) {
+    let d = column3(tile0 + j * dt, k0 + j * dk);
+    d0[j] = d.x;
+    d1[j] = d.y;
+    d2[j] = d.z;
+  }
+  let s = params.sv / 4u;
+  v4[at] = d0 - d1;
+  v4[at + s] = d1;
+  v4[at + 2u * s] = d2 - d1;
+}
+
 @compute @workgroup_size(64)
 fn input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let id = gid.x + gid.y * nwg.x * 64u;
   if (id >= params.count) { return; }
   let groups = params.kq / 4u;
-  let p = id / groups;
-  let k0 = 4u * (id % groups);
-  let tile = params.p0 + p;
-  let per_image = params.oh * params.tw;
-  var d0 = vec4(0.0);
-  var d1 = vec4(0.0);
-  var d2 = vec4(0.0);
-  if (tile < params.n * per_image) {
-    let n = tile / per_image;
-    let oy = (tile % per_image) / params.tw;
-    let ix = 2 * i32(tile % params.tw) - i32(params.pw);
-    for (var j = 0u; j < 4u; j++) {
-      let k = k0 + j;
-      if (k >= params.c * params.kh) { break; }
-      let plane = n * params.c + k / params.kh;
-      let iy = i32(oy * params.sh + k % params.kh) - i32(params.ph);
-      d0[j] = x_at(plane, iy, ix);
-      d1[j] = x_at(plane, iy, ix + 1);
-      d2[j] = x_at(plane, iy, ix + 2);
-    }
-  }
-  let s = params.sv / 4u;
-  let at = (p * params.kq + k0) / 4u;
-  v4[at] = d0 - d1;
-  v4[at + s] = d1;
-  v4[at + 2u * s] = d2 - d1;
+  // V[xi][p][k0 .. k0+3] is vec4 (p * KQ + k0) / 4 = id of its plane.
+  store_v(params.p0 + id / groups, 0u, 4u * (id % groups), 1u, id);
 }
 
 // ---- output: y from M ------------------------------------------------------------------------
@@ -184,16 +205,12 @@ fn output(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   let id = gid.x + gid.y * nwg.x * 64u;
   if (id >= params.count) { return; }
   let r = pairs(id);
-  let per_image = params.oh * params.tw;
   for (var j = 0u; j < 4u; j++) {
     let tile = r.t0 + j;
-    if (tile >= params.n * per_image) { return; }
-    let n = tile / per_image;
-    let oy = (tile % per_image) / params.tw;
-    let ox = 2u * (tile % params.tw);
-    let at = ((n * params.o + r.o) * params.oh + oy) * params.ow + ox;
+    if (tile >= tiles()) { return; }
+    let at = out_at(tile, r.o);
     y[at] = r.y0[j];
-    if (ox + 1u < params.ow) { y[at + 1u] = r.y1[j]; }
+    if (tile_pos(tile).z + 1u < params.ow) { y[at + 1u] = r.y1[j]; }
   }
 }
 
@@ -204,12 +221,107 @@ fn output4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   let id = gid.x + gid.y * nwg.x * 64u;
   if (id >= params.count) { return; }
   let r = pairs(id);
-  let per_image = params.oh * params.tw;
-  if (r.t0 >= params.n * per_image) { return; }
-  let n = r.t0 / per_image;
-  let oy = (r.t0 % per_image) / params.tw;
-  let ox = 2u * (r.t0 % params.tw);
-  let at = (((n * params.o + r.o) * params.oh + oy) * params.ow + ox) / 4u;
+  if (r.t0 >= tiles()) { return; }
+  let at = out_at(r.t0, r.o) / 4u;
   y4[at] = vec4(r.y0.x, r.y1.x, r.y0.y, r.y1.y);
   y4[at + 1u] = vec4(r.y0.z, r.y1.z, r.y0.w, r.y1.w);
+}
+
+// ---- dw: the weight gradient by the transposed algorithm ---------------------------------------
+// Differentiating y = Aᵀ[(G g) ⊙ (Bᵀ d)] against g gives, per tile, dw = Gᵀ[(A e) ⊙ (Bᵀ d)]
+// with e = the tile's 2 outputs of dy, so
+//
+//   E[xi][o][p] = (A e)[xi]          A = Aᵀᵀ = [1 0; 1 1; 0 1]                      (`dy_t`)
+//   Vt[xi][k][p] = (Bᵀ d)[xi]        the forward's V, tiles along rows               (`input_t`)
+//   N[xi][o][k] = sum_p E[xi][o][p] Vt[xi][k][p]   3 GEMMs [O, PQ] x [PQ, KQ], summed over the
+//                                                   chunks of tiles by matmul
+//   dw[o, c, ky, 0..1] = Gᵀ N[.][o][k]   Gᵀ = [1 1 0; 0 1 1]                (`dw_out`, `dw_out4`)
+//
+// E and Vt hold the tiles along rows (PQ per chunk), so matmul reads E as A [O, PQ] in place
+// and copies Vt as Bᵀ [KQ, PQ] into its window without transposing. E's planes are SM apart
+// (the forward's M has the same size), Vt's SV, N's SU (the size of U).
+
+// Invocation (o, p4): tiles 4*p4 .. 4*p4+3 of dy's channel o (binding 1, read through `x`).
+@compute @workgroup_size(64)
+fn dy_t(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let id = gid.x + gid.y * nwg.x * 64u;
+  if (id >= params.count) { return; }
+  let groups = params.pq / 4u;
+  let o = id / groups;
+  let p4 = id % groups;
+  var e0 = vec4(0.0);
+  var e1 = vec4(0.0);
+  for (var j = 0u; j < 4u; j++) {
+    let tile = params.p0 + 4u * p4 + j;
+    if (tile >= tiles()) { break; }
+    let at = out_at(tile, o);
+    e0[j] = x[at];
+    if (tile_pos(tile).z + 1u < params.ow) { e1[j] = x[at + 1u]; }
+  }
+  let s = params.sm / 4u;
+  let at = (o * params.pq) / 4u + p4;
+  v4[at] = e0;
+  v4[at + s] = e0 + e1;
+  v4[at + 2u * s] = e1;
+}
+
+// Invocation (k, p4): the 3 columns of tiles 4*p4 .. 4*p4+3 for reduction index k.
+@compute @workgroup_size(64)
+fn input_t(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let id = gid.x + gid.y * nwg.x * 64u;
+  if (id >= params.count) { return; }
+  let groups = params.pq / 4u;
+  // Vt[xi][k][4*p4 .. 4*p4+3] is vec4 (k * PQ + 4 * p4) / 4 = id of its plane.
+  store_v(params.p0 + 4u * (id % groups), 1u, id / groups, 0u, id);
+}
+
+override ACCUMULATE: u32 = 0u; // dw_out, dw_out4: add into dw instead of overwriting it
+
+@group(0) @binding(2) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dw4: array<vec4<f32>>;
+
+// Gᵀ N for the 4 k's of invocation (o, k4) = id: taps 0 and 1.
+fn dw_taps(id: u32) -> array<vec4<f32>, 2> {
+  let s = params.su / 4u;
+  let n1 = m4[id + s];
+  return array<vec4<f32>, 2>(m4[id] + n1, n1 + m4[id + 2u * s]);
+}
+
+// K % 4 == 0: the 4 k's taps are dw's floats 8*id .. 8*id+7, two aligned vec4.
+@compute @workgroup_size(64)
+fn dw_out4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let id = gid.x + gid.y * nwg.x * 64u;
+  if (id >= params.count) { return; }
+  let g = dw_taps(id);
+  var a = vec4(g[0].x, g[1].x, g[0].y, g[1].y);
+  var b = vec4(g[0].z, g[1].z, g[0].w, g[1].w);
+  if (ACCUMULATE == 1u) {
+    a += dw4[2u * id];
+    b += dw4[2u * id + 1u];
+  }
+  dw4[2u * id] = a;
+  dw4[2u * id + 1u] = b;
+}
+
+@compute @workgroup_size(64)
+fn dw_out(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let id = gid.x + gid.y * nwg.x * 64u;
+  if (id >= params.count) { return; }
+  let groups = params.kq / 4u;
+  let o = id / groups;
+  let k0 = 4u * (id % groups);
+  let kk = params.c * params.kh;
+  let g = dw_taps(id);
+  for (var j = 0u; j < 4u; j++) {
+    if (k0 + j >= kk) { break; }
+    let f = 2u * (o * kk + k0 + j);
+    var a = g[0][j];
+    var b = g[1][j];
+    if (ACCUMULATE == 1u) {
+      a += dw[f];
+      b += dw[f + 1u];
+    }
+    dw[f] = a;
+    dw[f + 1u] = b;
+  }
 }

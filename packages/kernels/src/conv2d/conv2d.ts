@@ -25,8 +25,8 @@ export interface Conv2dOptions {
    * subgroups of at least 8 invocations), 'direct' (one output per invocation, any
    * adapter), 'winograd' (F(2x2, 3x3) through 16 matmuls, dw by F(3x3, 2x2); 3x3 kernels
    * at stride 1 with input and output channels in multiples of 4; for dx the stride may be
-   * any), 'winograd-x' (F(2, 2) along the rows through 3 matmuls: the forward of kernels 2
-   * wide at column stride 1, any height, row stride and padding; conv2dBackward rejects it),
+   * any), 'winograd-x' (F(2, 2) along the rows through 3 matmuls: the forward and dw of
+   * kernels 2 wide at column stride 1, any height, row stride and padding; not dx),
    * 'gemm' (im2col / col2im around one matmul; any geometry whose [N*OH*OW, C*KH*KW]
    * columns fit one storage binding), 'auto' (default: per part, what was measured fastest
    * on software adapters among those that apply, else fast where it applies, else direct).
@@ -287,6 +287,27 @@ function winogradChunk(rt: Runtime, c: number, o: number): number {
 }
 
 /**
+ * How winograd-x cuts its work: TW tiles (output pairs) per row, K = C*KH rounded up to KQ,
+ * chunks of `chunk` tiles (whole vec4s of tiles) whose 3 planes of V ([PQ, KQ]) and of M or E
+ * ([O, PQ]) each fit one storage binding, and the plane strides; `launch` dispatches
+ * conv2d-winograd-x.wgsl's entry points with this layout.
+ */
+function winogradXPlan(rt: Runtime, g: Geom) {
+  const tw = Math.ceil(g.ow / 2);
+  const tiles = g.n * g.oh * tw;
+  const kq = xRow(g);
+  const lim = rt.device.limits;
+  const floats = Math.floor(Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize) / 4);
+  const fit = Math.max(4, 4 * Math.floor((floats / 3 - 64) / Math.max(kq, g.o) / 4));
+  const cap = winogradTuning.maxTiles > 0 ? Math.max(4, 4 * Math.floor(winogradTuning.maxTiles / 4)) : fit;
+  const chunk = Math.min(roundUp4(tiles), fit, cap);
+  const [sv, sm, su] = [planeStride(chunk * kq), planeStride(g.o * chunk), planeStride(g.o * kq)];
+  // Every chunk is PQ = chunk tiles long: the last one's tiles past the batch are zeros.
+  const launch = winogradLauncher(rt, winogradXSrc, 'conv2d_winograd_x', [g.n, g.c, g.h, g.w, g.o, g.kh, g.sh, g.ph, g.pw, g.oh, g.ow, tw, kq, chunk, sv, sm, su]);
+  return { tiles, kq, chunk, sv, sm, su, launch };
+}
+
+/**
  * y = conv2d(x, w) + bias for kernels 2 wide at column stride 1 by Winograd F(2, 2) along the
  * rows (conv2d-winograd-x.wgsl): U [3][O, KQ] from w, then per chunk of PQ tiles (pairs of
  * outputs along a row) V [3][PQ, KQ] from x, 3 matmuls M[xi] = U[xi] V[xi]ᵀ ([O, PQ]; this
@@ -294,27 +315,14 @@ function winogradChunk(rt: Runtime, c: number, o: number): number {
  * medians of 20, interleaved), and y from M. x is read in place, padding by bounds tests.
  */
 function winogradXConv(rt: Runtime, x: Tensor, w: Tensor, bias: Tensor | undefined, g: Geom): Tensor {
-  const tw = Math.ceil(g.ow / 2);
-  const tiles = g.n * g.oh * tw;
-  const kq = xRow(g);
-  const lim = rt.device.limits;
-  const floats = Math.floor(Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize) / 4);
-  // Chunks of whole vec4s of tiles, whose 3 planes of V ([PQ, KQ]) and of M ([O, PQ]) each fit one binding.
-  const fit = Math.max(4, 4 * Math.floor((floats / 3 - 64) / Math.max(kq, g.o) / 4));
-  const cap = winogradTuning.maxTiles > 0 ? Math.max(4, 4 * Math.floor(winogradTuning.maxTiles / 4)) : fit;
-  const chunk = Math.min(roundUp4(tiles), fit, cap);
-  const [sv, sm, su] = [planeStride(chunk * kq), planeStride(g.o * chunk), planeStride(g.o * kq)];
+  const { tiles, kq, chunk, sv, sm, su, launch } = winogradXPlan(rt, g);
   const u = rt.empty([3 * su]);
   const v = rt.empty([3 * sv]);
   const m = rt.empty([3 * sm]);
   const y = rt.empty([g.n, g.o, g.oh, g.ow]);
-  // Every chunk is PQ = chunk tiles long: the last one's tiles past the batch are zeros in V
-  // and never stored.
-  const launch = winogradLauncher(rt, winogradXSrc, 'conv2d_winograd_x', [g.n, g.c, g.h, g.w, g.o, g.kh, g.sh, g.ph, g.pw, g.oh, g.ow, tw, kq, chunk, sv, sm, su]);
-  const k4 = kq / 4;
-  launch(g.c * g.kh === kq ? 'weights4' : 'weights', g.o * k4, 0, [w, u]);
+  launch(g.c * g.kh === kq ? 'weights4' : 'weights', (g.o * kq) / 4, 0, [w, u]);
   for (let p0 = 0; p0 < tiles; p0 += chunk) {
-    launch('input', chunk * k4, p0, [x, v]);
+    launch('input', (chunk * kq) / 4, p0, [x, v]);
     for (let xi = 0; xi < 3; xi++) {
       const ux = u.view([g.o, kq], xi * su);
       const vx = v.view([chunk, kq], xi * sv);
@@ -326,6 +334,33 @@ function winogradXConv(rt: Runtime, x: Tensor, w: Tensor, bias: Tensor | undefin
   }
   for (const t of [u, v, m]) t.dispose();
   return y;
+}
+
+/**
+ * dw [O, C, KH, 2] by the transposed F(2, 2) along the rows (conv2d-winograd-x.wgsl, `dy_t` /
+ * `input_t` / `dw_out`): per chunk of tiles E [3][O, PQ] from dy and Vt [3][KQ, PQ] from x, 3
+ * matmuls E Vtᵀ summed over the chunks into N [3][O, KQ], then Gᵀ N.
+ */
+function winogradXDwOf(rt: Runtime, dy: Tensor, x: Tensor, g: Geom, into?: Tensor): Tensor {
+  const { tiles, kq, chunk, sv, sm, su, launch } = winogradXPlan(rt, g);
+  const e = rt.empty([3 * sm]);
+  const vt = rt.empty([3 * sv]);
+  const nn = rt.empty([3 * su]);
+  for (let p0 = 0; p0 < tiles; p0 += chunk) {
+    launch('dy_t', (g.o * chunk) / 4, p0, [dy, e]);
+    launch('input_t', (kq * chunk) / 4, p0, [x, vt]);
+    for (let xi = 0; xi < 3; xi++) {
+      const ex = e.view([g.o, chunk], xi * sm);
+      const vx = vt.view([kq, chunk], xi * sv);
+      const nx = nn.view([g.o, kq], xi * su);
+      matmul(rt, ex, vx, { transB: true, ...(p0 === 0 ? { out: nx } : { accumulate: nx }) });
+      for (const t of [ex, vx, nx]) t.dispose();
+    }
+  }
+  const dw = into ?? rt.empty([g.o, g.c, g.kh, g.kw]);
+  launch(g.c * g.kh === kq ? 'dw_out4' : 'dw_out', (g.o * kq) / 4, 0, [nn, dw], { ACCUMULATE: into ? 1 : 0 });
+  for (const t of [e, vt, nn]) t.dispose();
+  return dw;
 }
 
 /**
@@ -344,22 +379,29 @@ const xRow = (g: Geom) => roundUp4(g.c * g.kh);
 const roundUp4 = (v: number) => 4 * Math.ceil(v / 4);
 
 /**
- * Winograd F(2, 2) along the rows (conv2d-winograd-x.wgsl) applies to the forward of kernels
- * 2 wide at column stride 1, where its 3 weight planes [O, KQ], bound whole, fit one storage
+ * Winograd F(2, 2) along the rows (conv2d-winograd-x.wgsl) applies to the forward and dw of
+ * kernels 2 wide at column stride 1, where its 3 weight planes [O, KQ], bound whole, fit one storage
  * binding (tiles are chunked, the weights are not).
  */
 const winogradXFits = (rt: Runtime, g: Geom) =>
   g.kw === 2 && g.sw === 1 && 3 * planeStride(g.o * xRow(g)) * 4 <= Math.min(rt.device.limits.maxStorageBufferBindingSize, rt.device.limits.maxBufferSize);
 
 /**
- * Where 'auto' takes winograd-x for the forward: software adapters, K = C*KH >= 1024 and
- * O >= 512. On lavapipe, N = 8, 2x2 kernels (GPU time, median of 10-16, interleaved, /tmp
- * script on conv2d with the kernel forced): 512 -> 512 at 2x25 21.5 ms against 30.5 for
- * conv2d-fast (27.5 for the GEMM form), at 4x25 53.7 against 76.3; 256 -> 256 at 2x25 8.5 /
- * 9.0 and at 4x25 19.1 / 21.5 (minima 5.8 / 4.5 and 14.9 / 11.1: no clear win); 128 -> 128
- * at 2x25 3.0 / 2.5 and 64 -> 64 at 8x25 5.1 / 3.5 (slower).
+ * Where 'auto' takes winograd-x: software adapters, K = C*KH >= 1024 and O >= 512; for dw also
+ * at least 192 tiles (its 3 GEMMs reduce over the tiles, and a short reduction runs the matmul
+ * far under its peak). On lavapipe, 2x2 kernels (GPU time, medians of 10-20, interleaved, /tmp
+ * scripts with the kernel forced):
+ * - forward, N = 8: 512 -> 512 at 2x25 21.5 ms against 30.5 for conv2d-fast (27.5 for the GEMM
+ *   form), at 4x25 53.7 against 76.3; 256 -> 256 at 2x25 8.5 / 9.0 and at 4x25 19.1 / 21.5
+ *   (minima 5.8 / 4.5 and 14.9 / 11.1: no clear win); 128 -> 128 at 2x25 3.0 / 2.5 and
+ *   64 -> 64 at 8x25 5.1 / 3.5 (slower).
+ * - dw against the GEMM form (which 'auto' takes there otherwise), 512 -> 512: at 2x25 with
+ *   N = 8 (96 tiles) 25.6 against 25.4 ms (26.7 / 26.9 in another run), N = 16 (192 tiles)
+ *   44.2 / 53.4 and 51.3 / 53.5 (minima 42.0-43.5 against 44.4-46.8 in three runs), N = 32
+ *   (384 tiles) 84.5 / 99.9 and 76.6 / 91.5; at 4x25 with N = 8 (192 tiles) 65.6 / 77.6.
  */
-const winogradXPays = (rt: Runtime, g: Geom): boolean => rt.info.isSoftware && hasWideSubgroups(rt) && g.c * g.kh >= 1024 && g.o >= 512;
+const winogradXPays = (rt: Runtime, g: Geom, part: 'forward' | 'dx' | 'dw'): boolean =>
+  rt.info.isSoftware && hasWideSubgroups(rt) && g.c * g.kh >= 1024 && g.o >= 512 && (part === 'forward' || g.n * g.oh * Math.ceil(g.ow / 2) >= 192);
 
 /**
  * Whether the GEMM form's col [N*OH*OW, C*KH*KW] fits one storage binding, and its reshuffles'
@@ -402,18 +444,18 @@ function kernelFor(op: string, rt: Runtime, g: Geom, choice: Conv2dOptions['kern
     }
     return 'gemm';
   }
-  const xFits = part === 'forward' && winogradXFits(rt, g);
+  const xFits = part !== 'dx' && winogradXFits(rt, g);
   if (choice === 'winograd-x') {
     if (!xFits) {
       throw new OpInputError(
         op,
-        `kernel 'winograd-x' to apply (the forward of a convolution with kernels 2 wide at column stride 1, whose 3 weight planes [O, C*KH] fit one storage binding)`,
-        part === 'forward' ? `kernel ${g.kh}x${g.kw}, column stride ${g.sw}, O ${g.o}, C*KH ${g.c * g.kh}` : `the ${part} part, which it does not compute`,
+        `kernel 'winograd-x' to apply (the forward or dw of a convolution with kernels 2 wide at column stride 1, whose 3 weight planes [O, C*KH] fit one storage binding)`,
+        part === 'dx' ? `the dx part, which it does not compute` : `kernel ${g.kh}x${g.kw}, column stride ${g.sw}, O ${g.o}, C*KH ${g.c * g.kh}`,
       );
     }
     return 'winograd-x';
   }
-  if ((choice ?? 'auto') === 'auto' && xFits && winogradXPays(rt, g)) return 'winograd-x';
+  if ((choice ?? 'auto') === 'auto' && xFits && winogradXPays(rt, g, part)) return 'winograd-x';
   const wstride = part === 'dx' ? 1 : Math.max(g.sh, g.sw);
   if (useWinograd(op, rt, choice, winogradFits(rt, g.kh, g.kw, wstride, c, o), c, o)) return 'winograd';
   if ((choice ?? 'auto') === 'auto' && gemmOk && gemmPays(rt, g, part)) return 'gemm';
@@ -517,6 +559,7 @@ export function conv2dBackward(
   else if (dxKernel === 'fast') out.dx = fastDxOf(rt, dy, w, g);
   else if (dxKernel === 'direct') out.dx = directGrad(rt, 'dx', dy, w, g, [g.n, g.c, g.h, g.w]);
   if (dwKernel === 'winograd') out.dw = winogradDwOf(rt, dy, x, g, accumulate.dw);
+  else if (dwKernel === 'winograd-x') out.dw = winogradXDwOf(rt, dy, x, g, accumulate.dw);
   else if (dwKernel === 'fast') out.dw = fastDwOf(rt, dy, x, g, accumulate.dw);
   else if (dwKernel === 'direct') out.dw = directGrad(rt, 'dw', dy, x, g, [g.o, g.c, g.kh, g.kw], accumulate.dw);
   if (need.b) {
