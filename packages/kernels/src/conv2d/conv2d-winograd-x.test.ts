@@ -33,7 +33,9 @@ const SWEEP: G[] = [
 describe('conv2d winograd-x', () => {
   it('matches the reference over the sweep', async () => {
     for (const [i, gg] of SWEEP.entries()) {
-      expect(conv2dKernelFor(rt, rt.zeros([gg[0], gg[1], gg[2], gg[3]]), rt.zeros([gg[4], gg[1], gg[5], gg[6]]), optsOf(geom(gg), 'winograd-x'))).toBe('winograd-x');
+      const [x, w] = [rt.zeros([gg[0], gg[1], gg[2], gg[3]]), rt.zeros([gg[4], gg[1], gg[5], gg[6]])];
+      expect(conv2dKernelFor(rt, x, w, optsOf(geom(gg), 'winograd-x'))).toBe('winograd-x');
+      for (const t of [x, w]) t.dispose();
       await checkAgainstRef(rt, geom(gg), 'winograd-x', 700 + i, NO_DX);
     }
   });

@@ -4,7 +4,7 @@
 // any row stride and padding) stay a plain sum, folded into the reduction: K = C * KH, with
 // k = c * KH + ky.
 //
-//   U[xi][o][k] = (G g)[xi]        g = (w[o, c, ky, 0], w[o, c, ky, 1])     (entry `weights`)
+//   U[xi][o][k] = (G g)[xi]        g = (w[o, c, ky, 0], w[o, c, ky, 1])  (`weights`, `weights4`)
 //   V[xi][p][k] = (Bᵀ d)[xi]       d = x[n, c, oy*SH + ky - PH, 2*tx - PW + 0..2]  (`input`)
 //   M[xi][o][p] = sum_k U[xi][o][k] V[xi][p][k]   3 GEMMs [O, K] x [K, P], done by matmul
 //   y[n, o, oy, 2*tx + i] = (Aᵀ M[.][o][p])[i] + bias[o]                (`output`, `output4`)
@@ -26,7 +26,8 @@
 // zeros in both), so every access to them is an aligned vec4: on lavapipe a storage access
 // with a computed index runs lane by lane, and its cost is per access more than per float.
 // The xi-planes of V, M and U start SV, SM, SU floats apart (multiples of 64, so that matmul
-// binds each plane as its own view at the 256-byte offset alignment).
+// binds each plane as its own view at the 256-byte offset alignment). dw, by the transposed
+// algorithm, is at the end of the file.
 
 override HAS_BIAS: u32 = 0u;  // output, output4
 
@@ -46,8 +47,8 @@ struct Params {
   kq: u32,     // C * KH rounded up to a multiple of 4: the row length of U and V
   pq: u32,     // tiles per chunk (a multiple of 4): rows of V, columns of M
   sv: u32,     // floats between xi-planes of V
-  sm: u32,     // ... of M
-  su: u32,     // ... of U
+  sm: u32,     // ... of M (dw: of E, the same size)
+  su: u32,     // ... of U (dw: of N, the same size)
   count: u32,  // invocations that do work
   p0: u32,     // the chunk's first tile
 }
