@@ -37,6 +37,13 @@ struct Params {
 
 const WG: u32 = 64u;
 
+// im2col's source x[n, c, y, x] for a row known valid or not (row: the row's first float), 0
+// outside the plane.
+fn at(row_ok: bool, row: u32, x: i32) -> f32 {
+  if (row_ok && x >= 0 && x < i32(params.w)) { return src[row + u32(x)]; }
+  return 0.0;
+}
+
 // Invocation (c, oh, n) writes, for each ow, the run of KH * KW columns of row
 // m = (n, oh, ow) that channel c owns (contiguous in col).
 @compute @workgroup_size(WG)
@@ -58,10 +65,7 @@ fn im2col(@builtin(global_invocation_id) gid: vec3<u32>) {
       let row_ok = y >= 0 && y < i32(params.h);
       let row = (plane + u32(max(y, 0))) * params.w;
       for (var b = 0u; b < params.kw; b++) {
-        let x = x0 + i32(b);
-        var v = 0.0;
-        if (row_ok && x >= 0 && x < i32(params.w)) { v = src[row + u32(x)]; }
-        dst[out + a * params.kw + b] = v;
+        dst[out + a * params.kw + b] = at(row_ok, row, x0 + i32(b));
       }
     }
     out += k_stride;
@@ -113,12 +117,6 @@ fn col2im(@builtin(global_invocation_id) gid: vec3<u32>) {
 // of accesses is the cost. Same sums in the same order (a, then b) as the generic entries.
 @group(0) @binding(1) var<storage, read> src4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dst4: array<vec4<f32>>;
-
-// x[n, c, y, x] for a row known valid or not, 0 outside the plane.
-fn at(row_ok: bool, row: u32, x: i32) -> f32 {
-  if (row_ok && x >= 0 && x < i32(params.w)) { return src[row + u32(x)]; }
-  return 0.0;
-}
 
 @compute @workgroup_size(WG)
 fn im2col22(@builtin(global_invocation_id) gid: vec3<u32>) {

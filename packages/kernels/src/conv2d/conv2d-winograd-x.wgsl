@@ -79,15 +79,28 @@ fn out_at(tile: u32, o: u32) -> u32 {
 
 @group(0) @binding(1) var<storage, read> wt4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> wt: array<f32>;
-@group(0) @binding(2) var<storage, read_write> u4: array<vec4<f32>>;
+// The planes every transform writes (U, V, Vt, E), as vec4.
+@group(0) @binding(2) var<storage, read_write> planes4: array<vec4<f32>>;
 
-// g0, g1: taps 0 and 1 of the 4 k's of invocation id, whose U vec4 is (o*KQ + k0)/4 = id in
-// each plane.
-fn store_u(at: u32, g0: vec4<f32>, g1: vec4<f32>) {
-  let s = params.su / 4u;
-  u4[at] = g0;
-  u4[at + s] = g0 + g1;
-  u4[at + 2u * s] = g1;
+// (a, a + b, b) into planes4 at `at`, planes s vec4 apart: G applied to the taps (U = G g) and
+// A = Aᵀᵀ to a tile's two dy values (E = A e); the two matrices are the same, [1 0; 1 1; 0 1].
+fn store_g(at: u32, s: u32, a: vec4<f32>, b: vec4<f32>) {
+  planes4[at] = a;
+  planes4[at + s] = a + b;
+  planes4[at + 2u * s] = b;
+}
+
+const NO_TAP: u32 = 0xffffffffu;
+
+// Invocation (o, k4) = id of `weights` / `dw_out` (k4 = id % (KQ/4)): the float index of tap 0
+// of k = 4*k4 + j in w or dw [O, C, KH, 2] (tap kx of (o, k) is float 2 * (o*K + k) + kx), or
+// NO_TAP for k past K.
+fn tap0(id: u32, j: u32) -> u32 {
+  let groups = params.kq / 4u;
+  let k = 4u * (id % groups) + j;
+  let kk = params.c * params.kh;
+  if (k >= kk) { return NO_TAP; }
+  return 2u * ((id / groups) * kk + k);
 }
 
 @compute @workgroup_size(64)
@@ -97,27 +110,23 @@ fn weights4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
   // K == KQ here, so w's floats 8*id .. 8*id+7 are the taps of invocation id's 4 k's.
   let q0 = wt4[2u * id];
   let q1 = wt4[2u * id + 1u];
-  store_u(id, vec4(q0.x, q0.z, q1.x, q1.z), vec4(q0.y, q0.w, q1.y, q1.w));
+  // U's vec4 is (o*KQ + k0)/4 = id in each plane.
+  store_g(id, params.su / 4u, vec4(q0.x, q0.z, q1.x, q1.z), vec4(q0.y, q0.w, q1.y, q1.w));
 }
 
 @compute @workgroup_size(64)
 fn weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let id = gid.x + gid.y * nwg.x * 64u;
   if (id >= params.count) { return; }
-  let groups = params.kq / 4u;
-  let o = id / groups;
-  let k0 = 4u * (id % groups);
-  let kk = params.c * params.kh;
   var g0 = vec4(0.0);
   var g1 = vec4(0.0);
   for (var j = 0u; j < 4u; j++) {
-    if (k0 + j < kk) {
-      let f = 2u * (o * kk + k0 + j);
-      g0[j] = wt[f];
-      g1[j] = wt[f + 1u];
-    }
+    let f = tap0(id, j);
+    if (f == NO_TAP) { break; }
+    g0[j] = wt[f];
+    g1[j] = wt[f + 1u];
   }
-  store_u(id, g0, g1);
+  store_g(id, params.su / 4u, g0, g1);
 }
 
 // ---- input: V from x [N, C, H, W] ------------------------------------------------------------
@@ -125,7 +134,6 @@ fn weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
 // read with its bounds test (the zero padding), stored as one vec4 per plane.
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> v4: array<vec4<f32>>;
 
 fn x_at(plane: u32, iy: i32, ix: i32) -> f32 {
   if (iy < 0 || ix < 0 || iy >= i32(params.h) || ix >= i32(params.w)) { return 0.0; }
@@ -143,7 +151,7 @@ fn column3(tile: u32, k: u32) -> vec3<f32> {
   return vec3(x_at(plane, iy, ix), x_at(plane, iy, ix + 1), x_at(plane, iy, ix + 2));
 }
 
-// V at v4[at] (planes SV/4 vec4 apart) for 4 (tile, k) pairs, one per vec4 component: pair j
+// V at planes4[at] (planes SV/4 vec4 apart) for 4 (tile, k) pairs, one per vec4 component: pair j
 // is (tile0 + j * dt, k0 + j * dk). Each plane gets Bᵀ of the pairs' 3 columns.
 fn store_v(tile0: u32, dt: u32, k0: u32, dk: u32, at: u32) {
   var d0 = vec4(0.0);
@@ -156,9 +164,9 @@ fn store_v(tile0: u32, dt: u32, k0: u32, dk: u32, at: u32) {
     d2[j] = d.z;
   }
   let s = params.sv / 4u;
-  v4[at] = d0 - d1;
-  v4[at + s] = d1;
-  v4[at + 2u * s] = d2 - d1;
+  planes4[at] = d0 - d1;
+  planes4[at + s] = d1;
+  planes4[at + 2u * s] = d2 - d1;
 }
 
 @compute @workgroup_size(64)
@@ -259,11 +267,7 @@ fn dy_t(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     e0[j] = x[at];
     if (tile_pos(tile).z + 1u < params.ow) { e1[j] = x[at + 1u]; }
   }
-  let s = params.sm / 4u;
-  let at = (o * params.pq) / 4u + p4;
-  v4[at] = e0;
-  v4[at + s] = e0 + e1;
-  v4[at + 2u * s] = e1;
+  store_g((o * params.pq) / 4u + p4, params.sm / 4u, e0, e1);
 }
 
 // Invocation (k, p4): the 3 columns of tiles 4*p4 .. 4*p4+3 for reduction index k.
@@ -308,14 +312,10 @@ fn dw_out4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
 fn dw_out(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let id = gid.x + gid.y * nwg.x * 64u;
   if (id >= params.count) { return; }
-  let groups = params.kq / 4u;
-  let o = id / groups;
-  let k0 = 4u * (id % groups);
-  let kk = params.c * params.kh;
   let g = dw_taps(id);
   for (var j = 0u; j < 4u; j++) {
-    if (k0 + j >= kk) { break; }
-    let f = 2u * (o * kk + k0 + j);
+    let f = tap0(id, j);
+    if (f == NO_TAP) { break; }
     var a = g[0][j];
     var b = g[1][j];
     if (ACCUMULATE == 1u) {

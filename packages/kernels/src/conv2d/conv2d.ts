@@ -239,7 +239,7 @@ function winogradConv(rt: Runtime, xp: Tensor, w: Tensor, flip: boolean, bias: T
   const th = Math.ceil(oh / 2);
   const tw = Math.ceil(ow / 2);
   const tiles = n * th * tw;
-  const chunk = Math.min(tiles, winogradChunk(rt, c, o));
+  const chunk = Math.min(tiles, winogradChunk(rt, 16, Math.max(c, o)));
   const [sv, sm, su] = [planeStride(chunk * c), planeStride(chunk * o), planeStride(o * c)];
   const u = rt.empty([16 * su]);
   const v = rt.empty([16 * sv]);
@@ -278,13 +278,20 @@ function winogradLauncher(rt: Runtime, code: string, prefix: string, layout: rea
     });
 }
 
-/** Tiles whose 16 planes of V ([tiles, c]) and of M ([tiles, o]) each fit one storage binding. */
-function winogradChunk(rt: Runtime, c: number, o: number): number {
+/**
+ * Tiles per chunk of a Winograd path: `planes` planes of [tiles, width] floats (each rounded up
+ * to the 64-float plane stride) within one storage binding, at most winogradTuning.maxTiles.
+ */
+function winogradChunk(rt: Runtime, planes: number, width: number): number {
   const lim = rt.device.limits;
   const floats = Math.floor(Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize) / 4);
-  const fit = Math.max(1, Math.floor((floats / 16 - 64) / Math.max(c, o)));
+  const fit = Math.max(1, Math.floor((floats / planes - 64) / width));
   return winogradTuning.maxTiles > 0 ? Math.min(fit, winogradTuning.maxTiles) : fit;
 }
+
+/** winogradChunk in whole vec4s of tiles (at least 4), for paths whose vec4s run over tiles. */
+const winogradChunk4 = (rt: Runtime, planes: number, width: number, tiles: number): number =>
+  Math.min(roundUp4(tiles), Math.max(4, 4 * Math.floor(winogradChunk(rt, planes, width) / 4)));
 
 /**
  * How winograd-x cuts its work: TW tiles (output pairs) per row, K = C*KH rounded up to KQ,
@@ -294,13 +301,9 @@ function winogradChunk(rt: Runtime, c: number, o: number): number {
  */
 function winogradXPlan(rt: Runtime, g: Geom) {
   const tw = Math.ceil(g.ow / 2);
-  const tiles = g.n * g.oh * tw;
+  const tiles = xTiles(g);
   const kq = xRow(g);
-  const lim = rt.device.limits;
-  const floats = Math.floor(Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize) / 4);
-  const fit = Math.max(4, 4 * Math.floor((floats / 3 - 64) / Math.max(kq, g.o) / 4));
-  const cap = winogradTuning.maxTiles > 0 ? Math.max(4, 4 * Math.floor(winogradTuning.maxTiles / 4)) : fit;
-  const chunk = Math.min(roundUp4(tiles), fit, cap);
+  const chunk = winogradChunk4(rt, 3, Math.max(kq, g.o), tiles);
   const [sv, sm, su] = [planeStride(chunk * kq), planeStride(g.o * chunk), planeStride(g.o * kq)];
   // Every chunk is PQ = chunk tiles long: the last one's tiles past the batch are zeros.
   const launch = winogradLauncher(rt, winogradXSrc, 'conv2d_winograd_x', [g.n, g.c, g.h, g.w, g.o, g.kh, g.sh, g.ph, g.pw, g.oh, g.ow, tw, kq, chunk, sv, sm, su]);
@@ -376,6 +379,8 @@ export type Conv2dKernel = 'winograd' | 'winograd-x' | 'fast' | 'direct' | 'gemm
 
 /** K = C * KH rounded up to whole vec4: the row length of winograd-x's U and V. */
 const xRow = (g: Geom) => roundUp4(g.c * g.kh);
+/** winograd-x's tiles: pairs of outputs along the rows, N * OH * ceil(OW / 2). */
+const xTiles = (g: Geom) => g.n * g.oh * Math.ceil(g.ow / 2);
 const roundUp4 = (v: number) => 4 * Math.ceil(v / 4);
 
 /**
@@ -401,7 +406,7 @@ const winogradXFits = (rt: Runtime, g: Geom) =>
  *   (384 tiles) 84.5 / 99.9 and 76.6 / 91.5; at 4x25 with N = 8 (192 tiles) 65.6 / 77.6.
  */
 const winogradXPays = (rt: Runtime, g: Geom, part: 'forward' | 'dx' | 'dw'): boolean =>
-  rt.info.isSoftware && hasWideSubgroups(rt) && g.c * g.kh >= 1024 && g.o >= 512 && (part === 'forward' || g.n * g.oh * Math.ceil(g.ow / 2) >= 192);
+  rt.info.isSoftware && hasWideSubgroups(rt) && g.c * g.kh >= 1024 && g.o >= 512 && (part === 'forward' || xTiles(g) >= 192);
 
 /**
  * Whether the GEMM form's col [N*OH*OW, C*KH*KW] fits one storage binding, and its reshuffles'
@@ -738,7 +743,7 @@ function winogradDwOf(rt: Runtime, dy: Tensor, x: Tensor, g: Geom, into?: Tensor
   const [hp, wp] = winogradExtent(g.oh, g.ow);
   const xp = pad(rt, x, hp, wp, g.ph, g.pw);
   // Chunks of whole vec4s of tiles (the last one padded with zero tiles).
-  const chunk = Math.min(4 * Math.ceil(tiles / 4), Math.max(4, 4 * Math.floor(winogradChunk(rt, g.c, g.o) / 4)));
+  const chunk = winogradChunk4(rt, 16, Math.max(g.c, g.o), tiles);
   // E and V share the plane stride; M's planes are [O, C].
   const sv = planeStride(chunk * Math.max(g.c, g.o));
   const su = planeStride(g.o * g.c);
