@@ -4,12 +4,36 @@
  * one line (or one JSON object) per bench. Diagnostics go to stderr, so that `--json` leaves
  * stdout with JSON lines only (use `npm run -s bench -- --json` to drop npm's banner too).
  */
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { Runtime, idleWaitWanted } from '@crnn/core';
 import { benchModules } from './all.js';
 import { formatHeader, formatJson, formatLine, loadSpecs, parseArgs, runBench, type CliArgs, type PeerEnv } from './harness.js';
 import { loadTfPeer } from './tfjs-peer.js';
 
 const note = (s: string): void => void process.stderr.write(`${s}\n`);
+
+/**
+ * The machine the figures belong to. On a software adapter the "GPU" is this CPU, and VMs of
+ * the same nominal size differ by about 2x between hosts (BENCHMARKS.md), so the header names
+ * the CPU: its model, and on Linux its family / model / stepping and whether it has FMA and
+ * AVX-512F (lavapipe uses neither for FMA, but they tell hosts apart).
+ */
+function hostDescription(): string {
+  const list = cpus();
+  const parts = [`${list.length} CPUs`, list[0]?.model.trim() || 'unknown CPU'];
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const field = (name: string) => new RegExp(`^${name}\\s*: (.*)$`, 'm').exec(info)?.[1]?.trim();
+    const flags = new Set((field('flags') ?? '').split(' '));
+    const fms = [field('cpu family'), field('model'), field('stepping')];
+    if (fms.every((v) => v !== undefined)) parts.push(`family ${fms[0]} model ${fms[1]} stepping ${fms[2]}`);
+    parts.push(['fma', 'avx2', 'avx512f'].filter((f) => flags.has(f)).join(' ') || 'no fma/avx2/avx512f');
+  } catch {
+    // Not Linux: the model name is all there is.
+  }
+  return `host: ${parts.join(', ')}; node ${process.version}`;
+}
 
 async function main(args: CliArgs): Promise<number> {
   const started = performance.now();
@@ -38,6 +62,7 @@ async function main(args: CliArgs): Promise<number> {
   const o = args.opts;
   const method = `ms = median wall time per run (run() to onSubmittedWorkDone on both sides, waited for without spinning on a software adapter), after warm-up; ${o.minReps}-${o.maxReps} runs within ~${o.budgetMs} ms per side; gpu ms from up to ${o.gpuReps} further timestamped runs`;
   const say = args.json ? note : (s: string) => void process.stdout.write(`${s}\n`);
+  say(hostDescription());
   say(info);
   say(peerInfo);
   say(method);
