@@ -16,8 +16,8 @@ const note = (s: string): void => void process.stderr.write(`${s}\n`);
 /**
  * The machine the figures belong to. On a software adapter the "GPU" is this CPU, and VMs of
  * the same nominal size differ by about 2x between hosts (BENCHMARKS.md), so the header names
- * the CPU: its model, and on Linux its family / model / stepping and whether it has FMA and
- * AVX-512F (lavapipe uses neither for FMA, but they tell hosts apart).
+ * the CPU: its model and, on x86 Linux, its family / model / stepping and which of FMA, AVX2
+ * and AVX-512F it has (lavapipe JITs for the host's vector extensions).
  */
 function hostDescription(): string {
   const list = cpus();
@@ -25,12 +25,15 @@ function hostDescription(): string {
   try {
     const info = readFileSync('/proc/cpuinfo', 'utf8');
     const field = (name: string) => new RegExp(`^${name}\\s*: (.*)$`, 'm').exec(info)?.[1]?.trim();
-    const flags = new Set((field('flags') ?? '').split(' '));
     const fms = [field('cpu family'), field('model'), field('stepping')];
     if (fms.every((v) => v !== undefined)) parts.push(`family ${fms[0]} model ${fms[1]} stepping ${fms[2]}`);
-    parts.push(['fma', 'avx2', 'avx512f'].filter((f) => flags.has(f)).join(' ') || 'no fma/avx2/avx512f');
+    const flags = field('flags'); // x86 only (ARM lists 'Features')
+    if (flags !== undefined) {
+      const have = new Set(flags.split(' '));
+      parts.push(['fma', 'avx2', 'avx512f'].filter((f) => have.has(f)).join(' ') || 'no fma/avx2/avx512f');
+    }
   } catch {
-    // Not Linux: the model name is all there is.
+    // No /proc/cpuinfo (not Linux): the model name is all there is.
   }
   return `host: ${parts.join(', ')}; node ${process.version}`;
 }
