@@ -30,8 +30,16 @@ beforeAll(async () => {
 });
 afterAll(() => rt.destroy());
 
+interface Counter {
+  ours: number;
+  peer: number;
+  disposed: number;
+  /** 'o' / 'p' per run of ours / the peer's, in order. */
+  order?: string[];
+}
+
 /** relu on 64 values; counts its runs so the test can see warm-up plus measured runs. */
-function tinySpec(counter: { ours: number; peer: number; disposed: number }): BenchSpec {
+function tinySpec(counter: Counter): BenchSpec {
   return {
     kernel: 'tiny_relu',
     shape: '[64]',
@@ -43,6 +51,7 @@ function tinySpec(counter: { ours: number; peer: number; disposed: number }): Be
       return {
         run() {
           counter.ours++;
+          counter.order?.push('o');
           y?.dispose();
           y = relu(r, x);
         },
@@ -58,6 +67,7 @@ function tinySpec(counter: { ours: number; peer: number; disposed: number }): Be
       return {
         run: () => {
           counter.peer++;
+          counter.order?.push('p');
           return tf.relu(x);
         },
         dispose: () => {
@@ -145,6 +155,36 @@ describe('bench harness', () => {
     expect(line).toContain((o.ms as number).toFixed(3));
     expect(line).toContain('GFLOP/s');
     expect(line).toMatch(/x\d+\.\d\d$/);
+  });
+
+  it('alternates measured runs between ours and the peer, after each side warms up', async () => {
+    const counter: Counter = { ours: 0, peer: 0, disposed: 0, order: [] };
+    const opts: BenchOptions = { warmupMs: 0, warmupMaxReps: 1, minReps: 4, maxReps: 4, budgetMs: 0, gpuReps: 0 };
+    const r = await runBench(rt, tinySpec(counter), fakePeer(), opts);
+    expect(r.error).toBeUndefined();
+    expect(r.reps).toBe(4);
+    // One warm-up each (ours, then the peer's), then one run each in turn.
+    expect(counter.order!.join('')).toBe('op' + 'op'.repeat(4));
+    // A side that fails drops out and the other keeps its turns: the peer throws on its third
+    // call (its second measured run), ours goes on to maxReps alone.
+    const order: string[] = [];
+    let calls = 0;
+    const flaky: BenchSpec = {
+      ...tinySpec({ ours: 0, peer: 0, disposed: 0, order }),
+      peer: () => ({
+        run: () => {
+          order.push('p');
+          if (++calls === 3) throw new Error('peer broke mid-run');
+          return {};
+        },
+        dispose: () => undefined,
+      }),
+    };
+    const f = await runBench(rt, flaky, fakePeer(), opts);
+    expect(order.join('')).toBe('op' + 'op' + 'op' + 'o' + 'o');
+    expect(f.error).toBeUndefined();
+    expect(f.reps).toBe(4);
+    expect(f).toMatchObject({ peer: null, peer_ms: null, speedup: null, peer_error: 'peer broke mid-run' });
   });
 
   it('reports null peer fields without a peer, and an error instead of throwing', async () => {

@@ -15,8 +15,10 @@
  *         resolving and mapping the timestamps adds ~0.4 ms of wall time on lavapipe
  *         (measured: an embedding lookup 0.80-0.94 ms through timed() against 0.35-0.53 ms
  *         through sync()), which the peer, timed without timestamps, does not pay.
- * Warm-up runs (pipeline compilation, buffer pool filling) are discarded; then runs repeat
- * until both `minReps` runs and `budgetMs` have passed, or `maxReps` runs; the median is kept.
+ * Warm-up runs (pipeline compilation, buffer pool filling) are discarded, ours first, then the
+ * peer's; then the measured runs alternate between the two sides, one run each, until each
+ * side has `minReps` runs and `budgetMs` of its own run time, or `maxReps` runs; the median of
+ * each side is kept (sampleSides). Both instances are set up before the first run.
  */
 import type { Runtime } from '@crnn/core';
 import type { BenchInstance, BenchSpec, PeerInstance, Tf } from './types.js';
@@ -84,48 +86,83 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** One side of a comparison: a run that returns its wall ms, and what sampling it gave. */
+export interface Side {
+  once: () => Promise<number>;
+  /** Wall ms of the measured runs, in order. */
+  walls: number[];
+  /** The first error a run threw; the side is not run again after it. */
+  error: unknown;
+}
+
+export const side = (once: () => Promise<number>): Side => ({ once, walls: [], error: null });
+
+/**
+ * Warms each side up (at least one run, more while under `warmupMs`, at most `warmupMaxReps`),
+ * then alternates single measured runs between the sides until each has `minReps` runs and
+ * `budgetMs` of its own run time, or `maxReps` runs. Alternating, rather than all of one side
+ * and then all of the other, puts both sides through the same stretches of a shared machine's
+ * load: on this VM a second's worth of runs can be 30-50% slower than the next (BENCHMARKS.md,
+ * 2026-11-22 tenth session), which moved whole ratios when each side had its own second.
+ * A side whose run throws keeps its error and drops out; the others go on.
+ */
+export async function sampleSides(sides: readonly Side[], opts: BenchOptions): Promise<void> {
+  const attempt = async (s: Side): Promise<number | null> => {
+    try {
+      return await s.once();
+    } catch (e) {
+      s.error = e;
+      return null;
+    }
+  };
+  for (const s of sides) {
+    const w0 = performance.now();
+    let warm = 0;
+    do {
+      if ((await attempt(s)) === null) break;
+      warm++;
+    } while (warm < opts.warmupMaxReps && performance.now() - w0 < opts.warmupMs);
+  }
+  const spent = sides.map(() => 0);
+  const active = (s: Side, i: number) =>
+    s.error === null && s.walls.length < opts.maxReps && (s.walls.length < opts.minReps || spent[i]! < opts.budgetMs);
+  while (sides.some(active)) {
+    for (const [i, s] of sides.entries()) {
+      if (!active(s, i)) continue;
+      const t0 = performance.now();
+      const wall = await attempt(s);
+      spent[i]! += performance.now() - t0;
+      if (wall !== null) s.walls.push(wall);
+    }
+  }
+}
+
 /** Warm-up, then repeats `once` (which returns its wall ms) adaptively; the median. */
 export async function sample(once: () => Promise<number>, opts: BenchOptions): Promise<Timing> {
-  const w0 = performance.now();
-  let warm = 0;
-  do {
-    await once();
-    warm++;
-  } while (warm < opts.warmupMaxReps && performance.now() - w0 < opts.warmupMs);
-  const walls: number[] = [];
-  const t0 = performance.now();
-  while (walls.length < opts.maxReps && (walls.length < opts.minReps || performance.now() - t0 < opts.budgetMs)) {
-    walls.push(await once());
-  }
-  return { ms: median(walls), gpuMs: null, reps: walls.length };
+  const s = side(once);
+  await sampleSides([s], opts);
+  if (s.error !== null) throw s.error;
+  return { ms: median(s.walls), gpuMs: null, reps: s.walls.length };
 }
 
-/** Times one of our bench instances: wall as the peer is timed, then timestamp GPU time. */
-export async function timeOurs(rt: Runtime, inst: BenchInstance, opts: BenchOptions): Promise<Timing> {
-  const t = await sample(async () => {
+/**
+ * One wall run of our instance: run() recorded, then sync(), which submits and waits for
+ * onSubmittedWorkDone through the runtime's IdleWait (it sleeps instead of spinning on a
+ * software adapter: idle-wait.ts in @crnn/core), as in training and as the peer's flush waits.
+ */
+function oursOnce(rt: Runtime, inst: BenchInstance): () => Promise<number> {
+  return async () => {
     const t0 = performance.now();
     inst.run();
-    // sync() submits and waits for onSubmittedWorkDone through the runtime's IdleWait, which
-    // sleeps instead of spinning on a software adapter (idle-wait.ts in @crnn/core), as it
-    // does in training and as the peer's flush waits.
     await rt.sync();
     return performance.now() - t0;
-  }, opts);
-  if (!rt.canTime) return t;
-  // Then as many timestamped runs as there were wall runs (at most gpuReps), outside the
-  // wall runs' budget: timed() brackets run()'s passes with timestamp writes.
-  const gpus: number[] = [];
-  for (let i = 0; i < Math.min(t.reps, opts.gpuReps); i++) {
-    const ns = await rt.timed(() => inst.run());
-    if (ns !== null) gpus.push(ns / 1e6);
-  }
-  return { ...t, gpuMs: gpus.length > 0 ? median(gpus) : null };
+  };
 }
 
-/** Times one peer instance: wall from run() to the drained queue, outputs then disposed. */
-export function timePeer(env: PeerEnv, inst: PeerInstance, opts: BenchOptions, key = ''): Promise<Timing> {
+/** One wall run of a peer instance: from run() to the drained queue, outputs then disposed. */
+function peerOnce(env: PeerEnv, inst: PeerInstance, key: string): () => Promise<number> {
   const tf = env.tf;
-  return sample(async () => {
+  return async () => {
     const t0 = performance.now();
     // tidy disposes the intermediates of run() (a gradient's temporaries) and keeps what it
     // returns, which is disposed after the timing.
@@ -134,7 +171,22 @@ export function timePeer(env: PeerEnv, inst: PeerInstance, opts: BenchOptions, k
     const wall = performance.now() - t0;
     tf.dispose(out);
     return wall;
-  }, opts);
+  };
+}
+
+/**
+ * Median GPU ms of as many timestamped runs as there were wall runs (at most gpuReps), taken
+ * after the wall runs and outside their budget: timed() brackets run()'s passes with
+ * timestamp writes. Null where the adapter cannot time.
+ */
+async function gpuMs(rt: Runtime, inst: BenchInstance, reps: number, opts: BenchOptions): Promise<number | null> {
+  if (!rt.canTime) return null;
+  const gpus: number[] = [];
+  for (let i = 0; i < Math.min(reps, opts.gpuReps); i++) {
+    const ns = await rt.timed(() => inst.run());
+    if (ns !== null) gpus.push(ns / 1e6);
+  }
+  return gpus.length > 0 ? median(gpus) : null;
 }
 
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
@@ -154,43 +206,64 @@ export async function runBench(rt: Runtime, spec: BenchSpec, peer: PeerEnv | nul
     speedup: null,
   };
   let inst: BenchInstance | null = null;
+  let p: PeerInstance | null = null;
+  const sides: Side[] = [];
+  let ours: Side | null = null;
+  let theirs: Side | null = null;
   try {
-    inst = spec.setup(rt);
-    await rt.sync(); // uploads of setup() land before the clock starts
-    const t = await timeOurs(rt, inst, opts);
-    r.ms = t.ms;
-    r.gpu_ms = t.gpuMs;
-    r.reps = t.reps;
-    // Rates from the headline (wall) time, which is what training gets.
-    if (spec.flops !== undefined && t.ms > 0) r.gflops = spec.flops / (t.ms * 1e6);
-    if (spec.bytes !== undefined && t.ms > 0) r.gbps = spec.bytes / (t.ms * 1e6);
-  } catch (e) {
-    r.error = errText(e);
-    // Drop whatever the failed run left recorded so the next spec starts clean.
-    await rt.sync().catch(() => undefined);
-  } finally {
     try {
-      inst?.dispose();
-    } catch {
-      /* a failed setup may leave nothing to dispose */
-    }
-  }
-  if (peer && spec.peer) {
-    let p: PeerInstance | null = null;
-    try {
-      p = spec.peer(peer.tf);
-      await peer.flush();
-      const t = await timePeer(peer, p, opts, `${spec.kernel} ${spec.shape}`);
-      r.peer = peer.name;
-      r.peer_ms = t.ms;
-      if (r.ms !== null && r.ms > 0) r.speedup = t.ms / r.ms;
+      inst = spec.setup(rt);
+      await rt.sync(); // uploads of setup() land before the clock starts
+      ours = side(oursOnce(rt, inst));
+      sides.push(ours);
     } catch (e) {
-      r.peer_error = errText(e);
-    } finally {
+      r.error = errText(e);
+    }
+    if (peer && spec.peer) {
       try {
-        p?.dispose();
+        p = spec.peer(peer.tf);
+        await peer.flush();
+        theirs = side(peerOnce(peer, p, `${spec.kernel} ${spec.shape}`));
+        sides.push(theirs);
+      } catch (e) {
+        r.peer_error = errText(e);
+      }
+    }
+    await sampleSides(sides, opts);
+    if (ours && ours.error === null && inst) {
+      r.ms = median(ours.walls);
+      r.reps = ours.walls.length;
+      try {
+        r.gpu_ms = await gpuMs(rt, inst, r.reps, opts);
+        // Rates from the headline (wall) time, which is what training gets.
+        if (spec.flops !== undefined && r.ms > 0) r.gflops = spec.flops / (r.ms * 1e6);
+        if (spec.bytes !== undefined && r.ms > 0) r.gbps = spec.bytes / (r.ms * 1e6);
+      } catch (e) {
+        // A run that fails only when timed fails the bench as a whole, as any failed run does.
+        r.error = errText(e);
+        r.ms = null;
+        r.reps = 0;
+      }
+    } else if (ours) {
+      r.error = errText(ours.error);
+    }
+    if (r.error !== undefined) {
+      // Drop whatever the failed run left recorded so the next spec starts clean.
+      await rt.sync().catch(() => undefined);
+    }
+    if (theirs && theirs.error === null) {
+      r.peer = peer!.name;
+      r.peer_ms = median(theirs.walls);
+      if (r.ms !== null && r.ms > 0) r.speedup = r.peer_ms / r.ms;
+    } else if (theirs) {
+      r.peer_error = errText(theirs.error);
+    }
+  } finally {
+    for (const d of [inst, p]) {
+      try {
+        d?.dispose();
       } catch {
-        /* as above */
+        /* a failed setup may leave nothing to dispose */
       }
     }
   }
