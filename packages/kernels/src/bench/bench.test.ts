@@ -14,6 +14,8 @@ import {
   median,
   parseArgs,
   runBench,
+  sampleSides,
+  side,
   type BenchOptions,
   type BenchResult,
   type PeerEnv,
@@ -21,7 +23,7 @@ import {
 import { loadTfPeer } from './tfjs-peer.js';
 import type { BenchSpec, Tf } from './types.js';
 
-const FEW: BenchOptions = { warmupMs: 0, warmupMaxReps: 1, minReps: 2, maxReps: 3, budgetMs: 0, gpuReps: 1 };
+const FEW: BenchOptions = { warmupMs: 0, warmupMaxReps: 1, minReps: 2, maxReps: 3, budgetMs: 0, blockMs: 0, gpuReps: 1 };
 const REQUIRED = ['kernel', 'shape', 'ms', 'gflops', 'peer', 'peer_ms', 'speedup'] as const;
 
 let rt: Runtime;
@@ -124,18 +126,20 @@ describe('bench harness', () => {
     const r = await runBench(rt, tinySpec(counter), peer, FEW);
     expect(r.error).toBeUndefined();
     expect(r.peer_error).toBeUndefined();
-    // One warm-up run, then minReps (budget 0) measured runs, on each side; on ours the wall
-    // runs wait through sync() as the peer does (no timestamps), then gpuReps timed() runs.
+    // One warm-up run, then minReps (budget 0) measured runs in blocks of one (blockMs 0), each
+    // after an unmeasured run (runs this short re-warm at every block), on each side; on ours
+    // the wall runs wait through sync() as the peer does (no timestamps), then gpuReps timed()
+    // runs.
     expect(r.reps).toBe(2);
     const gpuRuns = rt.canTime ? 1 : 0;
     expect(timed).toHaveBeenCalledTimes(gpuRuns);
-    expect(synced.mock.calls.length).toBeGreaterThanOrEqual(3);
+    expect(synced.mock.calls.length).toBeGreaterThanOrEqual(5);
     timed.mockRestore();
     synced.mockRestore();
-    expect(counter.ours).toBe(3 + gpuRuns);
-    expect(counter.peer).toBe(3);
-    expect(peer.tidied).toBe(3);
-    expect(peer.flushes).toBeGreaterThanOrEqual(3);
+    expect(counter.ours).toBe(5 + gpuRuns);
+    expect(counter.peer).toBe(5);
+    expect(peer.tidied).toBe(5);
+    expect(peer.flushes).toBeGreaterThanOrEqual(5);
     expect(counter.disposed).toBe(2);
     const o = expectJsonLine(r, ['ms', 'gflops', 'gbps', 'peer_ms', 'speedup'], []);
     expect(o.kernel).toBe('tiny_relu');
@@ -157,16 +161,21 @@ describe('bench harness', () => {
     expect(line).toMatch(/x\d+\.\d\d$/);
   });
 
-  it('alternates measured runs between ours and the peer, after each side warms up', async () => {
+  it('alternates blocks of measured runs between ours and the peer, short runs re-warming first', async () => {
     const counter: Counter = { ours: 0, peer: 0, disposed: 0, order: [] };
-    const opts: BenchOptions = { warmupMs: 0, warmupMaxReps: 1, minReps: 4, maxReps: 4, budgetMs: 0, gpuReps: 0 };
-    const r = await runBench(rt, tinySpec(counter), fakePeer(), opts);
+    const ones: BenchOptions = { warmupMs: 0, warmupMaxReps: 1, minReps: 4, maxReps: 4, budgetMs: 0, blockMs: 0, gpuReps: 0 };
+    const r = await runBench(rt, tinySpec(counter), fakePeer(), ones);
     expect(r.error).toBeUndefined();
     expect(r.reps).toBe(4);
-    // One warm-up each (ours, then the peer's), then one run each in turn.
-    expect(counter.order!.join('')).toBe('op' + 'op'.repeat(4));
+    // One warm-up each (ours, then the peer's), then blocks of one measured run (blockMs 0),
+    // each after an unmeasured one: these runs are far under REWARM_BELOW_MS.
+    expect(counter.order!.join('')).toBe('op' + 'oopp'.repeat(4));
+    // One block per side when the block is longer than the whole budget.
+    const long: Counter = { ours: 0, peer: 0, disposed: 0, order: [] };
+    await runBench(rt, tinySpec(long), fakePeer(), { ...ones, minReps: 3, maxReps: 3, blockMs: 1e9 });
+    expect(long.order!.join('')).toBe('op' + 'oooo' + 'pppp');
     // A side that fails drops out and the other keeps its turns: the peer throws on its third
-    // call (its second measured run), ours goes on to maxReps alone.
+    // call (its first measured run), ours goes on to maxReps alone.
     const order: string[] = [];
     let calls = 0;
     const flaky: BenchSpec = {
@@ -180,11 +189,27 @@ describe('bench harness', () => {
         dispose: () => undefined,
       }),
     };
-    const f = await runBench(rt, flaky, fakePeer(), opts);
-    expect(order.join('')).toBe('op' + 'op' + 'op' + 'o' + 'o');
+    const f = await runBench(rt, flaky, fakePeer(), ones);
+    expect(order.join('')).toBe('op' + 'oopp' + 'oo'.repeat(3));
     expect(f.error).toBeUndefined();
     expect(f.reps).toBe(4);
     expect(f).toMatchObject({ peer: null, peer_ms: null, speedup: null, peer_error: 'peer broke mid-run' });
+  });
+
+  it('re-warms only sides whose runs are short, and a lone side never', async () => {
+    const order: string[] = [];
+    // Reported walls of 100 ms (returned at once): above REWARM_BELOW_MS, so no unmeasured runs.
+    const slow = (tag: string) => side(async () => (order.push(tag), 100));
+    const opts: BenchOptions = { warmupMs: 0, warmupMaxReps: 1, minReps: 2, maxReps: 2, budgetMs: 0, blockMs: 0, gpuReps: 0 };
+    const [a, b] = [slow('a'), slow('b')];
+    await sampleSides([a, b], opts);
+    expect(order.join('')).toBe('ab' + 'abab');
+    expect(a.walls).toEqual([100, 100]);
+    order.length = 0;
+    const fast = side(async () => (order.push('f'), 1));
+    await sampleSides([fast], opts);
+    expect(order.join('')).toBe('fff');
+    expect(fast.walls).toEqual([1, 1]);
   });
 
   it('reports null peer fields without a peer, and an error instead of throwing', async () => {
@@ -292,11 +317,12 @@ describe('bench selection and arguments', () => {
   });
 
   it('parses flags and filters, and rejects bad ones', () => {
-    const a = parseArgs(['conv2d', '--json', '--no-peer', '--time-ms=200', '--max-reps=5', 'lstm']);
+    const a = parseArgs(['conv2d', '--json', '--no-peer', '--time-ms=200', '--block-ms=50', '--max-reps=5', 'lstm']);
     expect(a.json).toBe(true);
     expect(a.peers).toBe(false);
     expect(a.filters).toEqual(['conv2d', 'lstm']);
     expect(a.opts.budgetMs).toBe(200);
+    expect(a.opts.blockMs).toBe(50);
     expect(a.opts.maxReps).toBe(5);
     const d = parseArgs([]);
     expect(d).toMatchObject({ json: false, peers: true, list: false, filters: [] });

@@ -16,9 +16,11 @@
  *         (measured: an embedding lookup 0.80-0.94 ms through timed() against 0.35-0.53 ms
  *         through sync()), which the peer, timed without timestamps, does not pay.
  * Warm-up runs (pipeline compilation, buffer pool filling) are discarded, ours first, then the
- * peer's; then the measured runs alternate between the two sides, one run each, until each
- * side has `minReps` runs and `budgetMs` of its own run time, or `maxReps` runs; the median of
- * each side is kept (sampleSides). Both instances are set up before the first run.
+ * peer's; then the measured runs come in blocks of ~`blockMs` (by default one run) that
+ * alternate between the two sides (a short run repeats one unmeasured run at the start of each
+ * block), until each side
+ * has `minReps` runs and `budgetMs` of its own run time, or `maxReps` runs; the median of each
+ * side is kept (sampleSides). Both instances are set up before the first run.
  */
 import type { Runtime } from '@crnn/core';
 import type { BenchInstance, BenchSpec, PeerInstance, Tf } from './types.js';
@@ -31,11 +33,17 @@ export interface BenchOptions {
   minReps: number;
   maxReps: number;
   budgetMs: number;
+  /**
+   * With a peer, each side's measured runs come in blocks of about this many ms of its own run
+   * time, the blocks alternating between the sides (see sampleSides). 0 (the default): one run
+   * per block, so the sides alternate run by run.
+   */
+  blockMs: number;
   /** Timestamped runs (ours) for the GPU time, after the wall runs: as many, at most this. */
   gpuReps: number;
 }
 
-export const DEFAULT_OPTIONS: BenchOptions = { warmupMs: 300, warmupMaxReps: 3, minReps: 3, maxReps: 30, budgetMs: 1000, gpuReps: 10 };
+export const DEFAULT_OPTIONS: BenchOptions = { warmupMs: 300, warmupMaxReps: 3, minReps: 3, maxReps: 30, budgetMs: 1000, blockMs: 0, gpuReps: 10 };
 
 /** A loaded tfjs with its WebGPU backend: what the harness needs to time a peer. */
 export interface PeerEnv {
@@ -98,13 +106,28 @@ export interface Side {
 export const side = (once: () => Promise<number>): Side => ({ once, walls: [], error: null });
 
 /**
+ * A side whose runs are shorter than this (ms) repeats one unmeasured run at the start of each
+ * block when another side ran since its last run. Measured on relu and max-pool lines of
+ * [8, 64, 32, 100] and smaller (2026-11-22, tenth session): right after the other device's run,
+ * ours took 0.3-0.6 ms longer than back to back (its lavapipe threads asleep, its tensors out of
+ * the CPU caches), a cost that training, which runs its ops back to back on one device, does not
+ * pay, and which added the same constant to both sides of a ratio. For longer runs it is under
+ * 1% and the extra run would only lengthen the bench.
+ */
+const REWARM_BELOW_MS = 50;
+
+/**
  * Warms each side up (at least one run, more while under `warmupMs`, at most `warmupMaxReps`),
- * then alternates single measured runs between the sides until each has `minReps` runs and
+ * then takes measured runs in blocks that alternate between the sides: each block (after one
+ * unmeasured run for short runs, see REWARM_BELOW_MS) runs the side back to back until the
+ * block holds `blockMs` of its run time, and blocks go on until each side has `minReps` runs and
  * `budgetMs` of its own run time, or `maxReps` runs. Alternating, rather than all of one side
  * and then all of the other, puts both sides through the same stretches of a shared machine's
- * load: on this VM a second's worth of runs can be 30-50% slower than the next (BENCHMARKS.md,
- * 2026-11-22 tenth session), which moved whole ratios when each side had its own second.
- * A side whose run throws keeps its error and drops out; the others go on.
+ * load: on this VM a second's worth of runs can be 30-50% slower than the next, which moved
+ * whole ratios when each side had its own second. Measured on the relu / tanh / sigmoid forward
+ * lines (2026-11-22, tenth session, three runs each): x2.25-x3.80 with a second per side,
+ * x2.07-x4.87 with blocks of 250 ms, x2.22-x3.02 run by run (BENCHMARKS.md). Hence the default
+ * blocks of one run. A side whose run throws keeps its error and drops out; the others go on.
  */
 export async function sampleSides(sides: readonly Side[], opts: BenchOptions): Promise<void> {
   const attempt = async (s: Side): Promise<number | null> => {
@@ -115,11 +138,15 @@ export async function sampleSides(sides: readonly Side[], opts: BenchOptions): P
       return null;
     }
   };
-  for (const s of sides) {
+  // The wall ms of each side's latest run (warm-up or measured).
+  const last = sides.map(() => Infinity);
+  for (const [i, s] of sides.entries()) {
     const w0 = performance.now();
     let warm = 0;
     do {
-      if ((await attempt(s)) === null) break;
+      const wall = await attempt(s);
+      if (wall === null) break;
+      last[i] = wall;
       warm++;
     } while (warm < opts.warmupMaxReps && performance.now() - w0 < opts.warmupMs);
   }
@@ -129,10 +156,20 @@ export async function sampleSides(sides: readonly Side[], opts: BenchOptions): P
   while (sides.some(active)) {
     for (const [i, s] of sides.entries()) {
       if (!active(s, i)) continue;
-      const t0 = performance.now();
-      const wall = await attempt(s);
-      spent[i]! += performance.now() - t0;
-      if (wall !== null) s.walls.push(wall);
+      // Every block but a lone side's follows another side's runs (the first ones its warm-up).
+      if (sides.length > 1 && last[i]! < REWARM_BELOW_MS) {
+        const wall = await attempt(s);
+        if (wall === null) continue;
+      }
+      const b0 = spent[i]!;
+      do {
+        const t0 = performance.now();
+        const wall = await attempt(s);
+        spent[i]! += performance.now() - t0;
+        if (wall === null) break;
+        s.walls.push(wall);
+        last[i] = wall;
+      } while (active(s, i) && spent[i]! - b0 < opts.blockMs);
     }
   }
 }
@@ -374,12 +411,14 @@ export interface CliArgs {
 }
 
 export const USAGE = `usage: npm run bench -- [filter ...] [--json] [--no-peer] [--list]
-                     [--time-ms=N] [--max-reps=N] [--min-reps=N] [--max-seconds=N]
+                     [--time-ms=N] [--block-ms=N] [--max-reps=N] [--min-reps=N] [--max-seconds=N]
   filter          run only kernels whose name matches (case-insensitive regex or substring)
   --json          one JSON object per line: kernel, shape, ms, gflops, peer, peer_ms, speedup, ...
   --no-peer       do not load tfjs
   --list          print the selected benches without running them
   --time-ms=N     measuring budget per bench and side (default ${DEFAULT_OPTIONS.budgetMs})
+  --block-ms=N    measured runs come in blocks of ~N ms per side, alternating with the peer's
+                  (default ${DEFAULT_OPTIONS.blockMs}: one run per block)
   --max-reps=N    at most N measured runs (default ${DEFAULT_OPTIONS.maxReps})
   --min-reps=N    at least N measured runs (default ${DEFAULT_OPTIONS.minReps})
   --max-seconds=N start no bench after N seconds (default 540)`;
@@ -405,6 +444,9 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         break;
       case '--time-ms':
         a.opts.budgetMs = num(flag, value, 0);
+        break;
+      case '--block-ms':
+        a.opts.blockMs = num(flag, value, 0);
         break;
       case '--max-reps':
         a.opts.maxReps = Math.floor(num(flag, value, 1));

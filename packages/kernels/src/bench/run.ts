@@ -63,7 +63,7 @@ async function main(args: CliArgs): Promise<number> {
     }
   }
   const o = args.opts;
-  const method = `ms = median wall time per run (run() to onSubmittedWorkDone on both sides, waited for without spinning on a software adapter), after warm-up; ${o.minReps}-${o.maxReps} runs within ~${o.budgetMs} ms per side; gpu ms from up to ${o.gpuReps} further timestamped runs`;
+  const method = `ms = median wall time per run (run() to onSubmittedWorkDone on both sides, waited for without spinning on a software adapter), after warm-up; ${o.minReps}-${o.maxReps} runs within ~${o.budgetMs} ms per side, ${o.blockMs > 0 ? `in blocks of ~${o.blockMs} ms` : 'run by run'} alternating between the sides (short runs after an unmeasured one); gpu ms from up to ${o.gpuReps} further timestamped runs`;
   const say = args.json ? note : (s: string) => void process.stdout.write(`${s}\n`);
   say(hostDescription());
   say(info);
