@@ -107,12 +107,12 @@ export const side = (once: () => Promise<number>): Side => ({ once, walls: [], e
 
 /**
  * A side whose runs are shorter than this (ms) repeats one unmeasured run at the start of each
- * block when another side ran since its last run. Measured on relu and max-pool lines of
- * [8, 64, 32, 100] and smaller (2026-11-22, tenth session): right after the other device's run,
- * ours took 0.3-0.6 ms longer than back to back (its lavapipe threads asleep, its tensors out of
- * the CPU caches), a cost that training, which runs its ops back to back on one device, does not
- * pay, and which added the same constant to both sides of a ratio. For longer runs it is under
- * 1% and the extra run would only lengthen the bench.
+ * block when another side ran since its last run. Measured on the max-pool values lines
+ * (2026-11-22, tenth session): right after the other device's run, ours took 0.3-0.6 ms longer
+ * than back to back (its lavapipe threads asleep, its tensors out of the CPU caches), a cost
+ * that training, which runs its ops back to back on one device, does not pay, and which added
+ * about the same constant to both sides of a ratio. For longer runs it is under 1% and the
+ * extra run would only lengthen the bench.
  */
 const REWARM_BELOW_MS = 50;
 
