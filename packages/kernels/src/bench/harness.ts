@@ -18,9 +18,9 @@
  * Warm-up runs (pipeline compilation, buffer pool filling) are discarded, ours first, then the
  * peer's; then the measured runs come in blocks of ~`blockMs` (by default one run) that
  * alternate between the two sides (a short run repeats one unmeasured run at the start of each
- * block), until each side
- * has `minReps` runs and `budgetMs` of its own run time, or `maxReps` runs; the median of each
- * side is kept (sampleSides). Both instances are set up before the first run.
+ * block), until each side has `minReps` runs and `budgetMs` of its own run time, or `maxReps`
+ * runs; the median of each side is kept (sampleSides). Both instances are set up before the
+ * first run.
  */
 import type { Runtime } from '@crnn/core';
 import type { BenchInstance, BenchSpec, PeerInstance, Tf } from './types.js';
@@ -57,14 +57,6 @@ export interface PeerEnv {
   flush(key?: string): Promise<void>;
   /** Releases the peer's device. */
   close(): void;
-}
-
-export interface Timing {
-  /** Median wall ms of the measured runs. */
-  ms: number;
-  /** Median GPU ms from timestamps; null where not measured. */
-  gpuMs: number | null;
-  reps: number;
 }
 
 export interface BenchResult {
@@ -156,7 +148,8 @@ export async function sampleSides(sides: readonly Side[], opts: BenchOptions): P
   while (sides.some(active)) {
     for (const [i, s] of sides.entries()) {
       if (!active(s, i)) continue;
-      // Every block but a lone side's follows another side's runs (the first ones its warm-up).
+      // With two sides every block follows the other side's runs (ours' first block the peer's
+      // warm-up), so a short run takes one unmeasured run first.
       if (sides.length > 1 && last[i]! < REWARM_BELOW_MS) {
         const wall = await attempt(s);
         if (wall === null) continue;
@@ -172,14 +165,6 @@ export async function sampleSides(sides: readonly Side[], opts: BenchOptions): P
       } while (active(s, i) && spent[i]! - b0 < opts.blockMs);
     }
   }
-}
-
-/** Warm-up, then repeats `once` (which returns its wall ms) adaptively; the median. */
-export async function sample(once: () => Promise<number>, opts: BenchOptions): Promise<Timing> {
-  const s = side(once);
-  await sampleSides([s], opts);
-  if (s.error !== null) throw s.error;
-  return { ms: median(s.walls), gpuMs: null, reps: s.walls.length };
 }
 
 /**
