@@ -1,4 +1,4 @@
-// Shared by conv2d.test.ts and conv2d-fast.test.ts (not a test file itself).
+// Shared by the conv2d test files (conv2d, fast, gemm, winograd, winograd-x; not a test file itself).
 import { Rng, type Runtime, type Tensor } from '@crnn/core';
 import { asF32, assertClose, randomArray } from '../testing.js';
 import { hasWideSubgroups } from '../matmul/matmul.js';

@@ -250,13 +250,7 @@ function winogradConv(rt: Runtime, xp: Tensor, w: Tensor, flip: boolean, bias: T
   for (let p0 = 0; p0 < tiles; p0 += chunk) {
     const pc = Math.min(chunk, tiles - p0);
     launch('input', (pc * c) / 4, p0, [xp, v]);
-    for (let xi = 0; xi < 16; xi++) {
-      const vx = v.view([pc, c], xi * sv);
-      const ux = u.view([o, c], xi * su);
-      const mx = m.view([pc, o], xi * sm);
-      matmul(rt, vx, ux, { transB: true, out: mx });
-      for (const t of [vx, ux, mx]) t.dispose();
-    }
+    planeProducts(rt, 16, [v, [pc, c], sv], [u, [o, c], su], [m, [pc, o], sm], false);
     launch('output', (pc * o) / 4, p0, [m, bias ?? rt.placeholder, y], { HAS_BIAS: bias ? 1 : 0 });
   }
   for (const t of [u, v, m]) t.dispose();
@@ -276,6 +270,21 @@ function winogradLauncher(rt: Runtime, code: string, prefix: string, layout: rea
       bindings,
       workgroups: rt.grid(count, WG),
     });
+}
+
+/** Plane xi of a Winograd buffer is the [rows, cols] view of `t` at xi * stride floats. */
+type Planes = readonly [t: Tensor, shape: readonly [number, number], stride: number];
+
+/**
+ * The per-plane GEMMs of a Winograd path: C[xi] = A[xi] B[xi]ᵀ for xi < count, stored into C's
+ * planes, or added to them (`accumulate`: the chunks after the first of a dw's sum over tiles).
+ */
+function planeProducts(rt: Runtime, count: number, a: Planes, b: Planes, c: Planes, accumulate: boolean): void {
+  for (let xi = 0; xi < count; xi++) {
+    const [ax, bx, cx] = [a, b, c].map(([t, shape, stride]) => t.view(shape, xi * stride)) as [Tensor, Tensor, Tensor];
+    matmul(rt, ax, bx, { transB: true, ...(accumulate ? { accumulate: cx } : { out: cx }) });
+    for (const t of [ax, bx, cx]) t.dispose();
+  }
 }
 
 /**
@@ -300,7 +309,7 @@ const winogradChunk4 = (rt: Runtime, planes: number, width: number, tiles: numbe
  * conv2d-winograd-x.wgsl's entry points with this layout.
  */
 function winogradXPlan(rt: Runtime, g: Geom) {
-  const tw = Math.ceil(g.ow / 2);
+  const tw = xTw(g);
   const tiles = xTiles(g);
   const kq = xRow(g);
   const chunk = winogradChunk4(rt, 3, Math.max(kq, g.o), tiles);
@@ -326,13 +335,7 @@ function winogradXConv(rt: Runtime, x: Tensor, w: Tensor, bias: Tensor | undefin
   launch(g.c * g.kh === kq ? 'weights4' : 'weights', (g.o * kq) / 4, 0, [w, u]);
   for (let p0 = 0; p0 < tiles; p0 += chunk) {
     launch('input', (chunk * kq) / 4, p0, [x, v]);
-    for (let xi = 0; xi < 3; xi++) {
-      const ux = u.view([g.o, kq], xi * su);
-      const vx = v.view([chunk, kq], xi * sv);
-      const mx = m.view([g.o, chunk], xi * sm);
-      matmul(rt, ux, vx, { transB: true, out: mx });
-      for (const t of [ux, vx, mx]) t.dispose();
-    }
+    planeProducts(rt, 3, [u, [g.o, kq], su], [v, [chunk, kq], sv], [m, [g.o, chunk], sm], false);
     launch(g.ow % 8 === 0 ? 'output4' : 'output', (g.o * chunk) / 4, p0, [m, bias ?? rt.placeholder, y], { HAS_BIAS: bias ? 1 : 0 });
   }
   for (const t of [u, v, m]) t.dispose();
@@ -352,13 +355,7 @@ function winogradXDwOf(rt: Runtime, dy: Tensor, x: Tensor, g: Geom, into?: Tenso
   for (let p0 = 0; p0 < tiles; p0 += chunk) {
     launch('dy_t', (g.o * chunk) / 4, p0, [dy, e]);
     launch('input_t', (kq * chunk) / 4, p0, [x, vt]);
-    for (let xi = 0; xi < 3; xi++) {
-      const ex = e.view([g.o, chunk], xi * sm);
-      const vx = vt.view([kq, chunk], xi * sv);
-      const nx = nn.view([g.o, kq], xi * su);
-      matmul(rt, ex, vx, { transB: true, ...(p0 === 0 ? { out: nx } : { accumulate: nx }) });
-      for (const t of [ex, vx, nx]) t.dispose();
-    }
+    planeProducts(rt, 3, [e, [g.o, chunk], sm], [vt, [kq, chunk], sv], [nn, [g.o, kq], su], p0 > 0);
   }
   const dw = into ?? rt.empty([g.o, g.c, g.kh, g.kw]);
   launch(g.c * g.kh === kq ? 'dw_out4' : 'dw_out', (g.o * kq) / 4, 0, [nn, dw], { ACCUMULATE: into ? 1 : 0 });
@@ -379,8 +376,10 @@ export type Conv2dKernel = 'winograd' | 'winograd-x' | 'fast' | 'direct' | 'gemm
 
 /** K = C * KH rounded up to whole vec4: the row length of winograd-x's U and V. */
 const xRow = (g: Geom) => roundUp4(g.c * g.kh);
-/** winograd-x's tiles: pairs of outputs along the rows, N * OH * ceil(OW / 2). */
-const xTiles = (g: Geom) => g.n * g.oh * Math.ceil(g.ow / 2);
+/** winograd-x's tiles per output row (pairs of outputs): ceil(OW / 2). */
+const xTw = (g: Geom) => Math.ceil(g.ow / 2);
+/** winograd-x's tiles: N * OH * TW. */
+const xTiles = (g: Geom) => g.n * g.oh * xTw(g);
 const roundUp4 = (v: number) => 4 * Math.ceil(v / 4);
 
 /**
@@ -754,13 +753,7 @@ function winogradDwOf(rt: Runtime, dy: Tensor, x: Tensor, g: Geom, into?: Tensor
   for (let p0 = 0; p0 < tiles; p0 += chunk) {
     launch('dy_tiles_t', (g.o * chunk) / 4, p0, [dy, e]);
     launch('input_t', (g.c * chunk) / 4, p0, [xp, v]);
-    for (let xi = 0; xi < 16; xi++) {
-      const ex = e.view([g.o, chunk], xi * sv);
-      const vx = v.view([g.c, chunk], xi * sv);
-      const mx = m.view([g.o, g.c], xi * su);
-      matmul(rt, ex, vx, { transB: true, ...(p0 === 0 ? { out: mx } : { accumulate: mx }) });
-      for (const t of [ex, vx, mx]) t.dispose();
-    }
+    planeProducts(rt, 16, [e, [g.o, chunk], sv], [v, [g.c, chunk], sv], [m, [g.o, g.c], su], p0 > 0);
   }
   const dw = into ?? rt.empty([g.o, g.c, 3, 3]);
   launch('dw_out', (g.o * g.c) / 4, 0, [m, dw], { ACCUMULATE: into ? 1 : 0 });
