@@ -22,6 +22,19 @@ export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Ask for these optional features when the adapter has them (default: all three). */
   wantFeatures?: Array<'shader-f16' | 'timestamp-query' | 'subgroups'>;
+  /**
+   * Node only: flags for Dawn's `create()` (the `webgpu` package), such as
+   * 'disable-dawn-features=timestamp_quantization' for benchmarks. One Dawn instance is
+   * made per distinct set of flags and kept for the process.
+   */
+  dawnFlags?: readonly string[];
+  /**
+   * Ask for at most these limits (the adapter's maximum is asked for otherwise); a cap under
+   * WebGPU's default gets the default. Tests use it to see the same limits on every adapter:
+   * lavapipe's 128 MiB storage binding and an H100's 2 GiB put the same shape on different
+   * kernels.
+   */
+  limitCaps?: Partial<Record<(typeof LIMITS_AT_MAX)[number], number>>;
 }
 
 // Limits requested at the adapter's maximum: large storage buffers (conv weights, LSTM
@@ -41,15 +54,17 @@ const LIMITS_AT_MAX = [
   'maxUniformBufferBindingSize',
 ] as const;
 
-let nodeGpu: GPU | undefined;
+const nodeGpus = new Map<string, GPU>();
 
-async function findGpu(): Promise<{ gpu: GPU; platform: 'node' | 'browser' }> {
+async function findGpu(dawnFlags: readonly string[]): Promise<{ gpu: GPU; platform: 'node' | 'browser' }> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   if (!isNode) {
     if (!nav?.gpu) throw new NoAdapterError('navigator.gpu is undefined: this browser has no WebGPU');
     return { gpu: nav.gpu, platform: 'browser' };
   }
+  const key = dawnFlags.join('\n');
+  let nodeGpu = nodeGpus.get(key);
   if (!nodeGpu) {
     // XDG_RUNTIME_DIR unset makes Mesa print a warning on every start.
     process.env.XDG_RUNTIME_DIR ??= `/tmp/xdg-runtime-${process.getuid?.() ?? 0}`;
@@ -61,14 +76,15 @@ async function findGpu(): Promise<{ gpu: GPU; platform: 'node' | 'browser' }> {
     for (const [k, v] of Object.entries(mod.globals)) {
       if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
     }
-    nodeGpu = mod.create([]);
+    nodeGpu = mod.create([...dawnFlags]);
+    nodeGpus.set(key, nodeGpu);
   }
   return { gpu: nodeGpu, platform: 'node' };
 }
 
 /** One entry point for Node (Dawn) and the browser (navigator.gpu). */
 export async function getDevice(opts: DeviceOptions = {}): Promise<DeviceInfo> {
-  const found = opts.gpu ? { gpu: opts.gpu, platform: 'node' as const } : await findGpu();
+  const found = opts.gpu ? { gpu: opts.gpu, platform: 'node' as const } : await findGpu(opts.dawnFlags ?? []);
   const adapter = await found.gpu.requestAdapter(
     opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined,
   );
@@ -79,7 +95,8 @@ export async function getDevice(opts: DeviceOptions = {}): Promise<DeviceInfo> {
   const requiredLimits: Record<string, number> = {};
   for (const name of LIMITS_AT_MAX) {
     const v = (adapter.limits as unknown as Record<string, number | undefined>)[name];
-    if (typeof v === 'number') requiredLimits[name] = v;
+    const cap = opts.limitCaps?.[name];
+    if (typeof v === 'number') requiredLimits[name] = cap === undefined ? v : Math.min(v, cap);
   }
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   const info = adapter.info;

@@ -207,6 +207,44 @@ describe('startProfile() / stopProfile()', () => {
   });
 });
 
+describe('device options', () => {
+  it('limitCaps lowers the limits asked for, never raises them', async () => {
+    // A cap under WebGPU's default gets the default (the spec's rule for requiredLimits), so
+    // the check uses a limit whose default (256) is under most adapters' maximum (1024 on
+    // lavapipe and NVIDIA).
+    const max = rt.device.limits.maxComputeInvocationsPerWorkgroup;
+    const capped = await Runtime.create({ limitCaps: { maxComputeInvocationsPerWorkgroup: 256, maxBufferSize: 2 ** 60 } });
+    try {
+      expect(capped.device.limits.maxComputeInvocationsPerWorkgroup).toBe(Math.min(max, 256));
+      expect(capped.device.limits.maxBufferSize).toBe(rt.device.limits.maxBufferSize);
+    } finally {
+      capped.destroy();
+    }
+  });
+
+  it("dawnFlags reach Dawn: timestamps unrounded with 'disable-dawn-features=timestamp_quantization'", async () => {
+    // Dawn rounds timestamps down to a multiple of a coarse step (2^16 ns on lavapipe, 2^15 on
+    // an H100). Through the flag, eight timed runs are not all multiples of 2^15 ns.
+    const exact = await Runtime.create({ dawnFlags: ['disable-dawn-features=timestamp_quantization'] });
+    try {
+      expect(exact.canTime, 'the adapter has timestamp queries').toBe(true);
+      const x = exact.upload(Float32Array.from({ length: 1 << 16 }, (_, i) => i), [1 << 16]);
+      const spans: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        spans.push((await exact.timed(() => {
+          const y = exact.empty(x.shape);
+          exact.dispatch({ kernel: ADD, params: [x.size, f32(1)], bindings: [x, y], workgroups: exact.grid(x.size, 64) });
+          y.dispose();
+        }))!);
+      }
+      expect(spans.some((ns) => ns % 2 ** 15 !== 0), `spans ${spans.join(', ')} ns`).toBe(true);
+      x.dispose();
+    } finally {
+      exact.destroy();
+    }
+  });
+});
+
 describe('timed()', () => {
   it('times the passes of fn() and runs them, across a clear that splits the pass', async () => {
     const before = rt.upload([5, 6], [2]);

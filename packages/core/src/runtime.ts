@@ -557,8 +557,10 @@ export class Runtime implements StorageOwner {
    * Starts attributing GPU time to kernels: from now on every dispatch runs in a compute pass
    * of its own with timestamps at both ends (on devices with 'timestamp-query'; elsewhere
    * returns false and records nothing). This costs a pass per dispatch, so totals are a
-   * little above a normal run's; Dawn quantizes timestamps (65.5 µs on lavapipe), which
-   * averages out over many dispatches but not for one. For finding where a step's time goes.
+   * little above a normal run's. Dawn quantizes timestamps (65.5 µs on lavapipe), which
+   * averages out over many dispatches but not for one; a runtime made with
+   * `dawnFlags: ['disable-dawn-features=timestamp_quantization']` reads them unrounded.
+   * For finding where a step's time goes.
    */
   startProfile(): boolean {
     if (!this.canTime || this.profiler) return this.profiler !== null;

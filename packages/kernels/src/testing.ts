@@ -89,3 +89,10 @@ export function dot(y: ArrayLike<number>, w: ArrayLike<number>): number {
   for (let i = 0; i < y.length; i++) s += y[i]! * w[i]!;
   return s;
 }
+
+/**
+ * WebGPU's default buffer limits (the spec's, and lavapipe's maximum). Runtime.create asks for
+ * the adapter's maximum, 2 GiB and more on real GPUs, so a test whose shape is chosen to
+ * overflow one storage binding makes its runtime with these as `limitCaps`.
+ */
+export const DEFAULT_BUFFER_LIMITS = { maxStorageBufferBindingSize: 134_217_728, maxBufferSize: 268_435_456 } as const;

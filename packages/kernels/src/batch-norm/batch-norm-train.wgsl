@@ -107,10 +107,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     s2 += vec2<f32>(d, d * d);
   }
   let t = wg_sum(lid, s2);
-  // Rounding can leave a variance of ~0 slightly negative; select (not max, whose NaN
-  // behaviour is unspecified) clamps it and lets a NaN through.
+  // Rounding can leave a variance of ~0 slightly negative: clamp it to 0, and let a NaN
+  // through. WGSL lets a compiler assume no NaNs, and NVIDIA's folds a float compare and
+  // select into max(v, 0), which returns 0 for a NaN: so the test is on the bits. Sign set
+  // and magnitude at most infinity's (0x7f800000) is -0 to -inf; a NaN's magnitude is above.
   let v = (t.y - t.x * t.x / params.m) / params.m;
-  let variance = select(v, 0.0, v < 0.0);
+  let vb = bitcast<u32>(v);
+  let variance = select(v, 0.0, vb >= 0x80000000u && vb <= 0xff800000u);
   let invstd = 1.0 / sqrt(variance + params.eps);
 
   if (lid == 0u) {

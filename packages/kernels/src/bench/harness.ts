@@ -43,6 +43,13 @@ export interface BenchOptions {
   gpuReps: number;
 }
 
+/**
+ * Dawn flags for benchmark runtimes: unless told not to, Dawn rounds timestamps down to a
+ * coarse step, as browsers do against timing attacks (65.5 us seen on lavapipe, 32.8 us on an
+ * H100): a small kernel's whole time on a real GPU.
+ */
+export const BENCH_DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization'] as const;
+
 export const DEFAULT_OPTIONS: BenchOptions = { warmupMs: 300, warmupMaxReps: 3, minReps: 3, maxReps: 30, budgetMs: 1000, blockMs: 0, gpuReps: 10 };
 
 /** A loaded tfjs with its WebGPU backend: what the harness needs to time a peer. */

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Runtime, idleWaitWanted } from '@crnn/core';
 import { benchModules } from './all.js';
-import { formatHeader, formatJson, formatLine, loadSpecs, parseArgs, runBench, type CliArgs, type PeerEnv } from './harness.js';
+import { BENCH_DAWN_FLAGS, formatHeader, formatJson, formatLine, loadSpecs, parseArgs, runBench, type CliArgs, type PeerEnv } from './harness.js';
 import { loadTfPeer } from './tfjs-peer.js';
 
 const note = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -49,7 +49,7 @@ async function main(args: CliArgs): Promise<number> {
     note(`bench: no bench matches ${args.filters.length ? args.filters.join(', ') : '(no filter)'}`);
     return 1;
   }
-  const rt = await Runtime.create();
+  const rt = await Runtime.create({ dawnFlags: BENCH_DAWN_FLAGS });
   const info = `adapter: ${rt.adapterName}; GPU time: ${rt.canTime ? 'timestamp queries' : 'none (no timestamp-query)'}`;
   let peer: PeerEnv | null = null;
   let peerInfo = 'peer: none (--no-peer)';

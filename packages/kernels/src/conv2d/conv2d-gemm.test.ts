@@ -1,6 +1,7 @@
 import { OpInputError, Runtime } from '@crnn/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2d, conv2dBackward, conv2dKernelFor } from './conv2d.js';
+import { DEFAULT_BUFFER_LIMITS } from '../testing.js';
 import { checkAgainstRef, geom, SWEEP } from './conv2d.testing.js';
 
 // The GEMM form (conv2d-gemm.wgsl's im2col / col2im around one matmul per part) against the
@@ -28,19 +29,43 @@ describe('conv2d gemm', () => {
     for (const [i, gg] of cases.entries()) await checkAgainstRef(rt, geom(gg), 'gemm', 700 + i);
   });
 
-  it("'auto' takes it for dx and dw of wide layers with long reductions on this (software) adapter", async () => {
-    // The CRNN's last convolution: 512 -> 512, 2x2, at 2x25.
+  it("'auto' takes it where it was measured fastest: dx and dw of wide layers with long reductions on software adapters, every part from 64 columns and channels on GPUs", async () => {
+    // The choice reads rt.info.isSoftware and the device's limits: both rules are checked on
+    // any adapter through a view of this runtime that says one or the other (and, given
+    // `binding`, has storage bindings of that many bytes).
+    const as = (isSoftware: boolean, binding?: number) => {
+      const d = rt.device;
+      const limits = { maxStorageBufferBindingSize: binding, maxBufferSize: binding, maxComputeWorkgroupsPerDimension: d.limits.maxComputeWorkgroupsPerDimension };
+      const device = binding === undefined ? d : { features: d.features, adapterInfo: d.adapterInfo, limits };
+      return Object.create(rt, { info: { value: { ...rt.info, isSoftware } }, device: { value: device } }) as Runtime;
+    };
     const x = rt.zeros([8, 512, 2, 25]);
     const w = rt.zeros([512, 512, 2, 2]);
-    const want = rt.info.isSoftware ? 'gemm' : 'fast';
-    expect(conv2dKernelFor(rt, x, w, {}, 'dx')).toBe(want);
-    expect(conv2dKernelFor(rt, x, w, {}, 'dw')).toBe(want);
-    // Its forward takes Winograd F(2, 2) along the rows (conv2d-winograd-x.test.ts).
-    expect(conv2dKernelFor(rt, x, w, {})).toBe(rt.info.isSoftware ? 'winograd-x' : 'fast');
-    // 256 channels keep the direct-form kernels; 3x3 layers that Winograd covers take it.
-    expect(conv2dKernelFor(rt, rt.zeros([8, 256, 2, 25]), rt.zeros([256, 256, 2, 2]), {}, 'dw')).toBe('fast');
-    if (rt.info.isSoftware) expect(conv2dKernelFor(rt, rt.zeros([1, 512, 4, 6]), rt.zeros([512, 512, 3, 3]), { padding: 1 }, 'dw')).toBe('winograd');
-    for (const t of [x, w]) t.dispose();
+    const image = rt.zeros([8, 1, 32, 100]);
+    const w1 = rt.zeros([64, 1, 3, 3]);
+    for (const sw of [true, false]) {
+      const r = as(sw);
+      const at = `isSoftware ${sw}`;
+      // The CRNN's last convolution: 512 -> 512, 2x2, at 2x25.
+      expect(conv2dKernelFor(r, x, w, {}, 'dx'), at).toBe('gemm');
+      expect(conv2dKernelFor(r, x, w, {}, 'dw'), at).toBe('gemm');
+      // On software adapters its forward takes Winograd F(2, 2) along the rows (conv2d-winograd-x.test.ts).
+      expect(conv2dKernelFor(r, x, w, {}), at).toBe(sw ? 'winograd-x' : 'gemm');
+      // 256 channels keep the direct-form kernels on software adapters; 3x3 layers that Winograd covers take it.
+      expect(conv2dKernelFor(r, rt.zeros([8, 256, 2, 25]), rt.zeros([256, 256, 2, 2]), {}, 'dw'), at).toBe(sw ? 'fast' : 'gemm');
+      expect(conv2dKernelFor(r, rt.zeros([1, 512, 4, 6]), rt.zeros([512, 512, 3, 3]), { padding: 1 }, 'dw'), at).toBe(sw ? 'winograd' : 'gemm');
+      // The first layer (C*KH*KW = 9) and layers of fewer than 64 output channels keep them everywhere.
+      expect(conv2dKernelFor(r, image, w1, { padding: 1 }), at).toBe('fast');
+      expect(conv2dKernelFor(r, image, w1, { padding: 1 }, 'dw'), at).toBe('fast');
+      expect(conv2dKernelFor(r, rt.zeros([8, 64, 8, 8]), rt.zeros([32, 64, 3, 3]), { padding: 1 }), at).toBe('fast');
+    }
+    // On GPUs only while col stays within 256 MiB, whatever the binding limit (2 GiB here):
+    // [8 * 64 * 200, 64 * 9] floats is 236 MB, and twice that is not.
+    const w64 = rt.zeros([64, 64, 3, 3]);
+    const big = [rt.zeros([8, 64, 64, 200]), rt.zeros([16, 64, 64, 200])] as const;
+    expect(conv2dKernelFor(as(false, 2 ** 31), big[0], w64, { padding: 1 })).toBe('gemm');
+    expect(conv2dKernelFor(as(false, 2 ** 31), big[1], w64, { padding: 1 })).toBe('fast');
+    for (const t of [image, w1, w64, ...big]) t.dispose();
     // And it computes the same as the reference on a smaller layer of the kind (forced).
     await checkAgainstRef(rt, geom([2, 64, 2, 9, 40, 2, 2, 1, 1, 0, 0]), 'gemm', 650);
   });
@@ -60,8 +85,10 @@ describe('conv2d gemm', () => {
     }
   });
 
-  it('rejects columns that would not fit one storage binding, before any dispatch', () => {
-    // col [64 * 64, 64 * 15 * 15] floats: 236 MB, over the 128 MiB binding.
+  it('rejects columns that would not fit one storage binding, before any dispatch', async () => {
+    // col [64 * 64, 64 * 15 * 15] floats: 236 MB, over the default 128 MiB binding (a runtime
+    // with WebGPU's default limits, whatever the adapter's maximum).
+    const rt = await Runtime.create({ limitCaps: DEFAULT_BUFFER_LIMITS });
     const x = rt.zeros([1, 64, 64, 64]);
     const w = rt.zeros([1, 64, 15, 15]);
     const before = rt.stats().dispatches;
@@ -72,5 +99,6 @@ describe('conv2d gemm', () => {
     expect(rt.stats().dispatches).toBe(before);
     // 'auto' does not take it there.
     expect(conv2dKernelFor(rt, x, w, { padding: 7 }, 'dw')).not.toBe('gemm');
+    rt.destroy();
   });
 });

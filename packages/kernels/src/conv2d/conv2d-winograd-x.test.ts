@@ -74,15 +74,15 @@ describe('conv2d winograd-x', () => {
     }
   });
 
-  it("'auto' takes it for the CRNN's 512 -> 512 2x2 forward (and dw with enough tiles) on this (software) adapter, and matches the reference", async () => {
+  it("'auto' takes it for the CRNN's 512 -> 512 2x2 forward (and dw with enough tiles) on software adapters (GPUs take the GEMM form), and matches the reference", async () => {
     const g = geom([1, 512, 2, 25, 512, 2, 2, 1, 1, 0, 0]);
     const x = rt.zeros([1, 512, 2, 25]);
     const w = rt.zeros([512, 512, 2, 2]);
-    expect(conv2dKernelFor(rt, x, w)).toBe(rt.info.isSoftware ? 'winograd-x' : 'fast');
+    expect(conv2dKernelFor(rt, x, w)).toBe(rt.info.isSoftware ? 'winograd-x' : 'gemm');
     expect(conv2dKernelFor(rt, x, w, {}, 'dx')).not.toBe('winograd-x');
     // dw from 192 tiles (pairs of outputs) up: batch 16 at 2x25 has 16 * 12.
     const x16 = rt.zeros([16, 512, 2, 25]);
-    expect(conv2dKernelFor(rt, x16, w, {}, 'dw')).toBe(rt.info.isSoftware ? 'winograd-x' : 'fast');
+    expect(conv2dKernelFor(rt, x16, w, {}, 'dw')).toBe(rt.info.isSoftware ? 'winograd-x' : 'gemm');
     expect(conv2dKernelFor(rt, rt.zeros([8, 512, 2, 25]), w, {}, 'dw')).not.toBe('winograd-x');
     // Narrow layers keep the direct-form kernel.
     expect(conv2dKernelFor(rt, rt.zeros([1, 128, 2, 25]), rt.zeros([128, 128, 2, 2]))).not.toBe('winograd-x');

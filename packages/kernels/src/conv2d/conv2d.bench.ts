@@ -2,8 +2,9 @@ import { Rng, type Runtime, type Tensor } from '@crnn/core';
 import type { BenchSpec, Tf } from '../bench/types.js';
 import { conv2d, conv2dBackward } from './conv2d.js';
 
-// The CRNN's convolutions at batch 8 on 32x100 images: [C, O, H, W, k, pad], stride 1.
-const SHAPES: Array<[number, number, number, number, number, number]> = [
+// The CRNN's convolutions at batch 8 on 32x100 images: [C, O, H, W, k, pad], stride 1
+// (bench/variants.ts times every kernel variant on them too).
+export const SHAPES: Array<[number, number, number, number, number, number]> = [
   [1, 64, 32, 100, 3, 1],
   [64, 128, 16, 50, 3, 1],
   [128, 256, 8, 25, 3, 1],

@@ -29,7 +29,9 @@ export interface Conv2dOptions {
    * kernels 2 wide at column stride 1, any height, row stride and padding; not dx),
    * 'gemm' (im2col / col2im around one matmul; any geometry whose [N*OH*OW, C*KH*KW]
    * columns fit one storage binding), 'auto' (default: per part, what was measured fastest
-   * on software adapters among those that apply, else fast where it applies, else direct).
+   * among those that apply: on software adapters by lavapipe's figures, on GPUs by an
+   * H100's (gemm from 64 input columns and output channels on); else fast where it
+   * applies, else direct).
    */
   kernel?: 'auto' | 'fast' | 'direct' | 'winograd' | 'winograd-x' | 'gemm';
 }
@@ -407,6 +409,9 @@ const winogradXFits = (rt: Runtime, g: Geom) =>
 const winogradXPays = (rt: Runtime, g: Geom, part: 'forward' | 'dx' | 'dw'): boolean =>
   rt.info.isSoftware && hasWideSubgroups(rt) && g.c * g.kh >= 1024 && g.o >= 512 && (part === 'forward' || xTiles(g) >= 192);
 
+/** Bytes of the GEMM form's col [N*OH*OW, C*KH*KW] (its dcol for dx: the same size). */
+const colBytes = (g: Geom) => 4 * g.n * g.oh * g.ow * g.c * g.kh * g.kw;
+
 /**
  * Whether the GEMM form's col [N*OH*OW, C*KH*KW] fits one storage binding, and its reshuffles'
  * grids ((C / 64, rows, N), conv2d-gemm.wgsl) fit the workgroup limits.
@@ -414,21 +419,36 @@ const winogradXPays = (rt: Runtime, g: Geom, part: 'forward' | 'dx' | 'dw'): boo
 function gemmFits(rt: Runtime, g: Geom): boolean {
   const lim = rt.device.limits;
   const grid = Math.max(Math.ceil(g.c / 64), g.oh, g.h, g.n) <= lim.maxComputeWorkgroupsPerDimension;
-  return grid && 4 * g.n * g.oh * g.ow * g.c * g.kh * g.kw <= Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
+  return grid && colBytes(g) <= Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
 }
 
+/** The largest col 'auto' allocates for the GEMM form on a GPU: a workspace bound, not a speed limit. */
+const GPU_GEMM_MAX_COL_BYTES = 256 * 2 ** 20;
+
 /**
- * Where 'auto' takes the GEMM path for dx and dw (never the forward: its matmul with K = C*KH*KW
- * in one reduction ran slower than conv2d-fast everywhere measured): software adapters, long
- * reductions (C*KH*KW >= 2048) into many output channels (O >= 512), which is where the
- * direct-form kernels fell behind. Measured on lavapipe (GPU time, median of 9 over three
- * interleaved rounds, /tmp script on conv2dBackward with kernel 'auto' / 'gemm', N = 8):
- * 512 -> 512 2x2 at 2x25: dx 30.7-30.9 ms against 54.9-65.7, dw 23.1-28.4 against 34.7-36.8;
- * 512 -> 512 2x2 at 4x25: dx 79.4 against 90.2, dw 71.2 against 74.3; slower at 64-256
- * channels (2x2 and 1x1) and for 3x3 layers (64 -> 128 at 16x50: dx 95 against 43).
+ * Where 'auto' takes the GEMM path.
+ *
+ * Software adapters: dx and dw (never the forward: its matmul with K = C*KH*KW in one
+ * reduction ran slower than conv2d-fast everywhere measured) of long reductions
+ * (C*KH*KW >= 2048) into many output channels (O >= 512), which is where the direct-form
+ * kernels fell behind. Measured on lavapipe (GPU time, median of 9 over three interleaved
+ * rounds, /tmp script on conv2dBackward with kernel 'auto' / 'gemm', N = 8): 512 -> 512 2x2
+ * at 2x25: dx 30.7-30.9 ms against 54.9-65.7, dw 23.1-28.4 against 34.7-36.8; 512 -> 512 2x2
+ * at 4x25: dx 79.4 against 90.2, dw 71.2 against 74.3; slower at 64-256 channels (2x2 and
+ * 1x1) and for 3x3 layers (64 -> 128 at 16x50: dx 95 against 43).
+ *
+ * GPUs: every part where C*KH*KW and O both reach the tiled matmul's 64-wide tile, and col
+ * stays within GPU_GEMM_MAX_COL_BYTES. On an H100 (bench/run-variants.js, BENCHMARKS.md: GPU
+ * time, medians of 15) the GEMM form beat conv2d-fast on all three parts of every CRNN layer
+ * from 64 -> 128 on, by 1.7-13x (512 -> 512 3x3 at 4x25: forward 0.45 against 1.59 ms, dx
+ * 0.29 against 1.61, dw 0.21 against 0.82), and lost on the first layer, 1 -> 64
+ * (C*KH*KW = 9: forward 0.118 against 0.040, dw 1.52 against 0.24), whose dw GEMM makes a
+ * [64, 9] output.
  */
 const gemmPays = (rt: Runtime, g: Geom, part: 'forward' | 'dx' | 'dw'): boolean =>
-  part !== 'forward' && rt.info.isSoftware && hasWideSubgroups(rt) && g.c * g.kh * g.kw >= 2048 && g.o >= 512;
+  rt.info.isSoftware
+    ? part !== 'forward' && hasWideSubgroups(rt) && g.c * g.kh * g.kw >= 2048 && g.o >= 512
+    : g.c * g.kh * g.kw >= 64 && g.o >= 64 && colBytes(g) <= GPU_GEMM_MAX_COL_BYTES;
 
 /** The kernel `part` runs for geometry g under the caller's choice (throws when a forced one cannot). */
 function kernelFor(op: string, rt: Runtime, g: Geom, choice: Conv2dOptions['kernel'], part: 'forward' | 'dx' | 'dw'): Conv2dKernel {

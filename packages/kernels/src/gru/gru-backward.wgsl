@@ -1,5 +1,5 @@
 // One GRU backward-through-time step of one layer, both directions in one dispatch (the
-// variant for any adapter; gru-backward-sg.wgsl is the one for CPU adapters).
+// variant for any adapter; gru-backward-sg.wgsl is the one for 8-lane subgroups).
 // Backward step s handles time t = T-1-s in direction 0 and t = s in direction 1 (the
 // reverse of the forward order), so "the previously handled time" tp is t+1 (d = 0) or
 // t-1 (d = 1), whose hidden-side gate gradients the previous dispatch left in gin.

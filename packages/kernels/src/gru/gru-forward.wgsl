@@ -1,6 +1,6 @@
 // One GRU time step of one layer, both directions in one dispatch (PyTorch semantics,
 // gates r, z, n); the variant for any adapter (gru-forward-sg.wgsl is the same step for
-// CPU adapters with 8-lane subgroups):
+// adapters with 8-lane subgroups):
 //   r = sigmoid(gx_r + W_hr h + b_hr)      z = sigmoid(gx_z + W_hz h + b_hz)
 //   a = W_hn h + b_hn                      n = tanh(gx_n + r * a)
 //   h' = (1 - z) * n + z * h

@@ -1,5 +1,5 @@
 // One LSTM backward-through-time step of one layer, both directions in one dispatch: the
-// variant for CPU adapters (lavapipe) with 8-lane subgroups; lstm-backward.wgsl is the same
+// variant for adapters with 8-lane subgroups (lavapipe, GPUs); lstm-backward.wgsl is the same
 // computation for any adapter.
 // Backward step s handles time t = T-1-s in direction 0 and t = s in direction 1 (the
 // reverse of the forward order), so "the previously handled time" tp is t+1 (d = 0) or

@@ -1,5 +1,5 @@
-// One LSTM time step of one layer, both directions in one dispatch: the variant for CPU
-// adapters (lavapipe) with 8-lane subgroups; lstm-forward.wgsl is the same computation for any
+// One LSTM time step of one layer, both directions in one dispatch: the variant for adapters
+// with 8-lane subgroups (lavapipe, GPUs); lstm-forward.wgsl is the same computation for any
 // adapter (see its header for the math).
 //
 // Grid: x over blocks of 8 hidden units, y = direction d, z = batch tile of 8 rows.

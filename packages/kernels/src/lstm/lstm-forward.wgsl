@@ -1,6 +1,6 @@
 // One LSTM time step of one layer, both directions in one dispatch (PyTorch semantics,
 // gates i, f, g, o); the variant for any adapter (lstm-forward-sg.wgsl is the same step for
-// CPU adapters with 8-lane subgroups):
+// adapters with 8-lane subgroups):
 //   pre = (x_t W_ih^T + b_ih)  [precomputed for all t by one matmul: gx]
 //       + h_prev W_hh^T + b_hh
 //   i = sigmoid(pre_i)  f = sigmoid(pre_f)  g = tanh(pre_g)  o = sigmoid(pre_o)

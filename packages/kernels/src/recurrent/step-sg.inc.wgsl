@@ -1,5 +1,6 @@
 // The subgroup variant of the step kernels (lstm-/gru-forward-sg.wgsl, lstm-/gru-backward-
-// sg.wgsl), for CPU adapters (lavapipe) with 8-lane subgroups: the recurrent product and main.
+// sg.wgsl), for adapters with subgroups of 8+ lanes (made for lavapipe; 'auto' takes it on
+// GPUs too): the recurrent product and main.
 // The includer starts with `enable subgroups;`, declares `const NB: u32 = 8u` and
 // `const NB_MAX: u32 = NB`, and through step-forward.inc.wgsl or step-backward.inc.wgsl the
 // hooks step_units, step_product and step_tile, and mv_vec / mv_mat.
