@@ -100,5 +100,5 @@ run() {
 case "$mode" in
   pack) pack ;;
   run) run "$@" ;;
-  *) sed -n '2,21p' "$0"; exit 2 ;;
+  *) sed -n '2,19p' "$0"; exit 2 ;;
 esac
