@@ -5,6 +5,7 @@
 import { Runtime } from '@crnn/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2dKernelFor } from '../conv2d/conv2d.js';
+import { sumAxesPlan } from '../elementwise/elementwise.js';
 import { matmulVariants } from '../matmul/matmul.js';
 import { timeCase, variantCases, type VariantCase } from './variants.js';
 
@@ -45,6 +46,16 @@ describe('variant table', () => {
     const rows = [...byRow()].filter(([k]) => k.startsWith('matmul'));
     expect(rows.length).toBe(6);
     for (const [row, cs] of rows) expect(cs.map((c) => c.variant), row).toEqual(['auto', ...matmulVariants(rt)]);
+  });
+
+  it("lists sum_axes in one pass and split (where it has two chunks), the one sumAxesPlan picks marked auto", () => {
+    const rows = [...byRow()].filter(([k]) => k.startsWith('sum_axes'));
+    expect(rows.length).toBe(8);
+    for (const [row, cs] of rows) {
+      const dims = JSON.parse(row.split(' | ')[1]!) as [number, number, number];
+      expect(cs.map((c) => c.variant), row).toEqual(sumAxesPlan(rt, dims, 'split') ? ['single', 'split'] : ['single']);
+      expect(cs.filter((c) => c.auto).map((c) => c.variant), row).toEqual([sumAxesPlan(rt, dims, 'auto') ? 'split' : 'single']);
+    }
   });
 
   it('times a case: a positive median where the adapter has timestamp queries, else null', async () => {

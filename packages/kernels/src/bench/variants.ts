@@ -1,12 +1,14 @@
 /**
- * Every kernel variant that can run each benchmark shape (conv2d per part, matmul, LSTM, GRU),
- * with the one 'auto' picks on this adapter marked, and their GPU time: the data for choosing
- * variants by adapter (run-variants.ts is the command line). The tuned choices in conv2d.ts,
- * matmul.ts and recurrent.ts were first measured on lavapipe; a real GPU can prefer others.
+ * Every kernel variant that can run each benchmark shape (conv2d per part, matmul, sum_axes,
+ * LSTM, GRU), with the one 'auto' picks on this adapter marked, and their GPU time: the data
+ * for choosing variants by adapter (run-variants.ts is the command line). The tuned choices in
+ * conv2d.ts, matmul.ts, elementwise.ts and recurrent.ts were first measured on lavapipe; a
+ * real GPU can prefer others.
  */
 import { Rng, type Runtime, type Tensor } from '@crnn/core';
 import { SHAPES as CONV_SHAPES } from '../conv2d/conv2d.bench.js';
 import { conv2d, conv2dBackward, conv2dKernelFor, type Conv2dKernel } from '../conv2d/conv2d.js';
+import { sumAxes, sumAxesPlan } from '../elementwise/elementwise.js';
 import { matmul, matmulVariants } from '../matmul/matmul.js';
 import { GRU_CELL } from '../gru/gru.js';
 import { LSTM_CELL } from '../lstm/lstm.js';
@@ -120,6 +122,47 @@ function matmulCases(rt: Runtime): VariantCase[] {
   return cases;
 }
 
+// [A, B, C] of the CRNN's bias gradients (sum over A and C): add's bench ([8, 64, 32, 100] +
+// bias [100]), conv db ([N, O, OH*OW] per layer), linear db ([T*N, out, 1]).
+const SUM_SHAPES: Array<[number, number, number]> = [
+  [16384, 100, 1],
+  [8, 64, 3200],
+  [8, 128, 800],
+  [8, 256, 200],
+  [8, 512, 100],
+  [8, 512, 50],
+  [192, 1024, 1],
+  [192, 37, 1],
+];
+
+function sumAxesCases(rt: Runtime): VariantCase[] {
+  return SUM_SHAPES.flatMap(([A, B, C]) => {
+    const auto = sumAxesPlan(rt, [A, B, C], 'auto') ? 'split' : 'single';
+    return (['single', 'split'] as const)
+      .filter((v) => v === 'single' || sumAxesPlan(rt, [A, B, C], v) !== null)
+      .map((variant) => ({
+        group: 'sum_axes',
+        shape: `[${A}, ${B}, ${C}]`,
+        variant,
+        auto: variant === auto,
+        flops: 0,
+        setup(rt: Runtime) {
+          const x = random(rt, [A * B * C], 1);
+          let y: Tensor | null = null;
+          return {
+            run() {
+              y?.dispose();
+              y = sumAxes(rt, x, [A, B, C], undefined, variant);
+            },
+            dispose() {
+              for (const t of [y, x]) t?.dispose();
+            },
+          };
+        },
+      }));
+  });
+}
+
 /** The 2-layer bidirectional LSTM and GRU of the benches (rnn-bench.ts), forward + backward. */
 function rnnCases(rt: Runtime, cell: CellSpec): VariantCase[] {
   const [T, I, H, L] = [24, 512, 256, 2];
@@ -163,9 +206,9 @@ function rnnCases(rt: Runtime, cell: CellSpec): VariantCase[] {
   }));
 }
 
-/** The cases on this adapter, in table order: conv2d, matmul, LSTM, GRU. */
+/** The cases on this adapter, in table order: conv2d, matmul, sum_axes, LSTM, GRU. */
 export function variantCases(rt: Runtime): VariantCase[] {
-  return [...convCases(rt), ...matmulCases(rt), ...rnnCases(rt, LSTM_CELL), ...rnnCases(rt, GRU_CELL)];
+  return [...convCases(rt), ...matmulCases(rt), ...sumAxesCases(rt), ...rnnCases(rt, LSTM_CELL), ...rnnCases(rt, GRU_CELL)];
 }
 
 /** Median GPU ms of `reps` timestamped runs after 3 unmeasured ones; null without timestamp queries. */

@@ -1,7 +1,7 @@
 import { OpInputError, Rng, Runtime } from '@crnn/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asF32, assertClose, dot, finiteDiff, randomArray } from '../testing.js';
-import { binary, binaryBackward, dropout, dropoutBackward, sumAxes, unary, unaryBackward, type UnaryOp } from './elementwise.js';
+import { binary, binaryBackward, dropout, dropoutBackward, sumAxes, sumAxesPlan, unary, unaryBackward, type UnaryOp } from './elementwise.js';
 import { binaryRef, dropoutMaskRef, sumAxesRef, unaryBackwardRef, unaryRef } from './elementwise.ref.js';
 
 let rt: Runtime;
@@ -114,19 +114,41 @@ describe('binary', () => {
 });
 
 describe('sum_axes', () => {
-  it('matches the reference and accumulates', async () => {
+  it('matches the reference and accumulates, in one pass and split', async () => {
     const rng = new Rng(4);
-    for (const dims of [[1, 1, 1], [3, 4, 5], [8, 64, 200], [1, 7, 1000], [500, 3, 1]] as [number, number, number][]) {
+    // [16384, 100, 1]: add's bias gradient in the bench; [8, 64, 3200]: the first conv's db.
+    const shapes: [number, number, number][] = [[1, 1, 1], [3, 4, 5], [8, 64, 200], [1, 7, 1000], [500, 3, 1], [1000, 3, 7], [16384, 100, 1], [8, 64, 3200], [257, 65, 1], [0, 3, 2]];
+    for (const dims of shapes) {
       const n = dims[0] * dims[1] * dims[2];
       const x = asF32(randomArray(rng, n));
       const tx = rt.upload(x, [n]);
       const want = sumAxesRef(x, dims);
-      assertClose(await rt.read(sumAxes(rt, tx, dims)), want, { rtol: 1e-4, atol: 1e-4 }, `sum ${dims}`);
-      const acc = rt.upload(new Float32Array(dims[1]).fill(1), [dims[1]]);
-      sumAxes(rt, tx, dims, acc);
-      assertClose(await rt.read(acc), want.map((v) => v + 1), { rtol: 1e-4, atol: 1e-4 }, `acc ${dims}`);
+      for (const variant of ['single', 'split', 'auto'] as const) {
+        // Sums of up to 1.6 M terms in float32: the tolerance grows with the count's root.
+        const tol = { rtol: 1e-4, atol: 1e-5 * Math.sqrt(dims[0] * dims[2]) + 1e-4 };
+        assertClose(await rt.read(sumAxes(rt, tx, dims, undefined, variant)), want, tol, `sum ${dims} ${variant}`);
+        const acc = rt.upload(new Float32Array(dims[1]).fill(1), [dims[1]]);
+        sumAxes(rt, tx, dims, acc, variant);
+        assertClose(await rt.read(acc), want.map((v) => v + 1), tol, `acc ${dims} ${variant}`);
+        acc.dispose();
+      }
+      tx.dispose();
     }
     expect(() => sumAxes(rt, rt.zeros([10]), [3, 3, 1])).toThrow(/sum_axes/);
+    expect(() => sumAxes(rt, rt.zeros([9]), [3, 3, 1], undefined, 'tree' as never)).toThrow(/sum_axes: expected variant 'auto', 'single' or 'split'/);
+  });
+
+  it("'auto' splits on GPUs from 2048 terms per output, never on software adapters", () => {
+    const as = (isSoftware: boolean) => Object.create(rt, { info: { value: { ...rt.info, isSoftware } } }) as Runtime;
+    for (const sw of [true, false]) {
+      const r = as(sw);
+      expect(sumAxesPlan(r, [16384, 100, 1], 'auto'), `isSoftware ${sw}`).toEqual(sw ? null : { chunkA: 64, chunks: 256 });
+      expect(sumAxesPlan(r, [8, 64, 3200], 'auto'), `isSoftware ${sw}`).toEqual(sw ? null : { chunkA: 1, chunks: 8 });
+      expect(sumAxesPlan(r, [2047, 100, 1], 'auto'), `isSoftware ${sw}`).toBeNull();
+      // Forced, the split runs anywhere it has two chunks or more.
+      expect(sumAxesPlan(r, [1000, 3, 7], 'split')).toEqual({ chunkA: 36, chunks: 28 });
+      expect(sumAxesPlan(r, [64, 3, 1], 'split')).toBeNull();
+    }
   });
 });
 
