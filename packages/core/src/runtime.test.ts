@@ -263,7 +263,10 @@ describe('timed()', () => {
     if (rt.canTime) {
       expect(typeof ns).toBe('number');
       expect(Number.isFinite(ns)).toBe(true);
-      expect(ns!).toBeGreaterThan(0);
+      // Not > 0: Dawn rounds timestamps down (65.5 us on lavapipe, 32.8 us on an H100), and
+      // on an H100 this bracket is shorter than that, so both ends can read the same value
+      // (seen once in two runs there). Unrounded spans: the dawnFlags test above.
+      expect(ns!).toBeGreaterThanOrEqual(0);
     } else {
       expect(ns).toBeNull();
     }
