@@ -130,12 +130,14 @@ const SPLIT_MIN_TERMS = 2048;
  * 'single' (sum-axes.wgsl): one workgroup per output, a tree over its A*C terms. 'split': the
  * A axis in chunks, partial sums [S, B] from S workgroups per output (sum-axes.wgsl), or for
  * C = 1 from S per 64 outputs (sum-axes-cols.wgsl: lanes along B, so that loads coalesce),
- * then their sums over S, one workgroup per output (sum-axes.wgsl on [S, B, 1]). 'auto' takes 'split' on GPUs from SPLIT_MIN_TERMS
- * terms per output: one workgroup per bias element leaves most of a GPU idle (an H100, add's
- * bias gradient over [16384, 100]: 0.08 ms of GPU time in one pass), and a column read with a
- * stride of B wastes most of each memory transaction. Software adapters keep the single pass
- * (their few threads are busy either way), and with it the order of the sums, so training
- * there keeps its bits.
+ * then their sums over S, one workgroup per output (sum-axes.wgsl on [S, B, 1]).
+ *
+ * 'auto' splits on GPUs from SPLIT_MIN_TERMS terms per output: one workgroup per bias element
+ * leaves most of a GPU idle, and a column read with a stride of B wastes most of each memory
+ * transaction (an H100, bench/run-variants.js: add's bias gradient over [16384, 100] 0.078 ms
+ * of GPU time in one pass, 0.016 split; the first conv's db over [8, 64, 3200] 0.105 / 0.025;
+ * under 2048 terms per output the one pass was as fast or faster). Software adapters keep
+ * the single pass, and with it the order of the sums, so training there keeps its bits.
  */
 export function sumAxes(rt: Runtime, x: Tensor, [A, B, C]: [number, number, number], into?: Tensor, variant: SumAxesVariant = 'auto'): Tensor {
   if (A * B * C !== x.size) throw new OpInputError('sum_axes', `[A, B, C] with A*B*C = ${x.size}`, `[${A}, ${B}, ${C}]`);
@@ -155,7 +157,7 @@ export function sumAxes(rt: Runtime, x: Tensor, [A, B, C]: [number, number, numb
   return y;
 }
 
-/** The chunking of the split form (chunks of chunkA rows of A), or null for the single pass: what sumAxes would run. */
+/** What sumAxes runs: the split form's chunking (chunks of chunkA rows of A), or null for the single pass. */
 export function sumAxesPlan(rt: Runtime, [A, B, C]: [number, number, number], variant: SumAxesVariant): { chunkA: number; chunks: number } | null {
   if (variant !== 'auto' && variant !== 'single' && variant !== 'split') {
     throw new OpInputError('sum_axes', "variant 'auto', 'single' or 'split'", `'${String(variant)}'`);
@@ -176,7 +178,7 @@ function singlePass(rt: Runtime, x: Tensor, [A, B, C]: [number, number, number],
     kernel: { name: 'sum_axes', code: sumAxesSrc, constants: { WG: 64, ACCUMULATE: accumulate } },
     params: [A, B, C, chunkA],
     bindings: [x, y],
-    // At least one chunk: with A = 0 the outputs are still written (as 0, or left as they are when accumulating).
+    // At least one chunk: with A = 0 the outputs are still written (0, or unchanged when accumulating).
     workgroups: [B, Math.max(1, Math.ceil(A / chunkA))],
   });
 }

@@ -18,7 +18,8 @@
  *           dW_ih = dg^T x, dW_hh = dg^T h_prev, dx = dg W_ih as matmuls and db as column sums.
  *
  * Two variants of the step kernels (RecurrentVariant): `subgroup` for adapters with
- * subgroups of 8+ lanes (lavapipe, GPUs), `generic` for any adapter. W_hh is repacked into vec4s per call (pack.wgsl).
+ * subgroups of 8+ lanes (lavapipe, GPUs), `generic` for any adapter. W_hh is repacked into
+ * vec4s per call (pack.wgsl).
  * Between layers, in training mode with dropout > 0, the next layer's input is
  * dropout(y, p, dropoutSeed(seed, layer)) (elementwise/dropout), as torch does.
  */
