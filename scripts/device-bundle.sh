@@ -74,6 +74,8 @@ run() {
     local s0=$SECONDS left=$((deadline - SECONDS + t0 - 5))
     if [ "$left" -lt 20 ]; then echo "$step: skipped, ${left} s left" | tee -a "$out/setup.log"; continue; fi
     lim() { echo $(($1 < left ? $1 : left)); }
+    # A package's Vitest suite: suite PACKAGE SECONDS LOG.
+    suite() { (cd "packages/$1" && timeout "$(lim "$2")" node "$vitest" run) > "$out/$3" 2>&1; }
     case "$step" in
       probe)
         if ! timeout "$(lim 60)" node scripts/probe-adapter.mjs >> "$out/setup.log" 2>&1; then
@@ -83,9 +85,9 @@ run() {
           return 1
         fi ;;
       golden) timeout "$(lim 120)" node packages/cli/dist/bin.js golden > "$out/golden.log" 2>&1 ;;
-      test) (cd packages/kernels && timeout "$(lim 240)" node "$vitest" run) > "$out/test.log" 2>&1 ;;
-      test-core) (cd packages/core && timeout "$(lim 120)" node "$vitest" run) > "$out/test-core.log" 2>&1 ;;
-      test-models) (cd packages/models && timeout "$(lim 240)" node "$vitest" run) > "$out/test-models.log" 2>&1 ;;
+      test) suite kernels 240 test.log ;;
+      test-core) suite core 120 test-core.log ;;
+      test-models) suite models 240 test-models.log ;;
       bench) timeout "$(lim 300)" node packages/kernels/dist/bench/run.js --json --max-seconds=$(($(lim 300) - 20)) \
         > "$out/bench.jsonl" 2> "$out/bench.log" ;;
       variants) timeout "$(lim 240)" node packages/kernels/dist/bench/run-variants.js > "$out/variants.txt" 2>&1 ;;

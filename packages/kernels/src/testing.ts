@@ -3,7 +3,7 @@
  * Comparisons print the first failing index, got, want and the maximum error, so a failure
  * says where and by how much.
  */
-import { Rng } from '@crnn/core';
+import { Rng, type Runtime } from '@crnn/core';
 
 export interface Tol {
   rtol: number;
@@ -96,3 +96,15 @@ export function dot(y: ArrayLike<number>, w: ArrayLike<number>): number {
  * overflow one storage binding makes its runtime with these as `limitCaps`.
  */
 export const DEFAULT_BUFFER_LIMITS = { maxStorageBufferBindingSize: 134_217_728, maxBufferSize: 268_435_456 } as const;
+
+/**
+ * A view of rt for checking kernel choices (never for dispatching): `info.isSoftware` as
+ * given, and with `binding`, storage bindings and buffers of that many bytes. The choices
+ * read only these, so the rules for both adapter kinds are checked on any adapter.
+ */
+export function adapterView(rt: Runtime, isSoftware: boolean, binding?: number): Runtime {
+  const d = rt.device;
+  const limits = { maxStorageBufferBindingSize: binding, maxBufferSize: binding, maxComputeWorkgroupsPerDimension: d.limits.maxComputeWorkgroupsPerDimension };
+  const device = binding === undefined ? d : { features: d.features, adapterInfo: d.adapterInfo, limits };
+  return Object.create(rt, { info: { value: { ...rt.info, isSoftware } }, device: { value: device } }) as Runtime;
+}

@@ -5,14 +5,15 @@
  * conv2d.ts, matmul.ts, elementwise.ts and recurrent.ts were first measured on lavapipe; a
  * real GPU can prefer others.
  */
-import { Rng, type Runtime, type Tensor } from '@crnn/core';
-import { SHAPES as CONV_SHAPES } from '../conv2d/conv2d.bench.js';
+import type { Runtime, Tensor } from '@crnn/core';
+import { SHAPES as CONV_SHAPES, random } from '../conv2d/conv2d.bench.js';
 import { conv2d, conv2dBackward, conv2dKernelFor, type Conv2dKernel } from '../conv2d/conv2d.js';
 import { sumAxes, sumAxesPlan } from '../elementwise/elementwise.js';
-import { matmul, matmulVariants } from '../matmul/matmul.js';
 import { GRU_CELL } from '../gru/gru.js';
 import { LSTM_CELL } from '../lstm/lstm.js';
-import { hasWideSubgroups, paramNames, recurrentBackward, recurrentForward, type CellSpec, type RecurrentVariant } from '../recurrent/recurrent.js';
+import { hasWideSubgroups, matmul, matmulVariants } from '../matmul/matmul.js';
+import { recurrentBackward, recurrentForward, type CellSpec, type RecurrentVariant } from '../recurrent/recurrent.js';
+import { setupOurs } from '../recurrent/rnn-bench.js';
 
 export interface VariantCase {
   group: string;
@@ -22,9 +23,6 @@ export interface VariantCase {
   flops: number;
   setup(rt: Runtime): { run(): void; dispose(): void };
 }
-
-const random = (rt: Runtime, shape: number[], seed: number, scale = 1): Tensor =>
-  rt.upload(new Rng(seed).fillUniform(shape.reduce((a, b) => a * b, 1), -scale, scale), shape);
 
 const CONV_KERNELS: Conv2dKernel[] = ['fast', 'direct', 'gemm', 'winograd', 'winograd-x'];
 const N = 8;
@@ -163,43 +161,28 @@ function sumAxesCases(rt: Runtime): VariantCase[] {
   });
 }
 
-/** The 2-layer bidirectional LSTM and GRU of the benches (rnn-bench.ts), forward + backward. */
+/** The 2-layer bidirectional LSTM and GRU of the benches (rnn-bench.ts, its inputs), forward + backward. */
 function rnnCases(rt: Runtime, cell: CellSpec): VariantCase[] {
-  const [T, I, H, L] = [24, 512, 256, 2];
   const variants: RecurrentVariant[] = ['auto', 'generic', ...(hasWideSubgroups(rt) ? (['subgroup'] as const) : [])];
   return variants.map((variant) => ({
     group: `${cell.op} forward+backward`,
-    shape: `T${T} N${N} I${I} H${H} layers${L} bidir`,
+    shape: 'T24 N8 I512 H256 layers2 bidir',
     variant,
     auto: variant === 'auto',
     flops: 0,
     setup(rt) {
-      const G = cell.gates * H;
-      const params: Record<string, Tensor> = {};
-      let seed = 10;
-      for (let l = 0; l < L; l++) {
-        for (let d = 0; d < 2; d++) {
-          const nm = paramNames(l, d);
-          const inF = l === 0 ? I : 2 * H;
-          params[nm.wih] = random(rt, [G, inF], seed++, 0.06);
-          params[nm.whh] = random(rt, [G, H], seed++, 0.06);
-          params[nm.bih] = random(rt, [G], seed++, 0.06);
-          params[nm.bhh] = random(rt, [G], seed++, 0.06);
-        }
-      }
-      const x = random(rt, [T, N, I], 1);
-      const dy = random(rt, [T, N, 2 * H], 2);
+      const s = setupOurs(rt, cell.gates);
       let out: Tensor[] = [];
-      const o = { hiddenSize: H, numLayers: L, bidirectional: true, training: true, variant };
+      const o = { hiddenSize: 256, numLayers: 2, bidirectional: true, training: true, variant };
       return {
         run() {
           for (const t of out) t.dispose();
-          const r = recurrentForward(rt, cell, x, params, o);
-          const g = recurrentBackward(rt, cell, dy, r.saved);
+          const r = recurrentForward(rt, cell, s.x, s.params, o);
+          const g = recurrentBackward(rt, cell, s.dy, r.saved);
           out = [r.y, r.hN, ...(r.cN ? [r.cN] : []), g.dx, ...Object.values(g.grads)];
         },
         dispose() {
-          for (const t of [...out, x, dy, ...Object.values(params)]) t.dispose();
+          for (const t of [...out, s.x, s.dy, ...Object.values(s.params)]) t.dispose();
         },
       };
     },

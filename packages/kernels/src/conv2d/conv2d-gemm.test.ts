@@ -1,7 +1,7 @@
 import { OpInputError, Runtime } from '@crnn/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2d, conv2dBackward, conv2dKernelFor } from './conv2d.js';
-import { DEFAULT_BUFFER_LIMITS } from '../testing.js';
+import { adapterView, DEFAULT_BUFFER_LIMITS } from '../testing.js';
 import { checkAgainstRef, geom, SWEEP } from './conv2d.testing.js';
 
 // The GEMM form (conv2d-gemm.wgsl's im2col / col2im around one matmul per part) against the
@@ -31,14 +31,8 @@ describe('conv2d gemm', () => {
 
   it("'auto' takes it where it was measured fastest: dx and dw of wide layers with long reductions on software adapters, every part from 64 columns and channels on GPUs", async () => {
     // The choice reads rt.info.isSoftware and the device's limits: both rules are checked on
-    // any adapter through a view of this runtime that says one or the other (and, given
-    // `binding`, has storage bindings of that many bytes).
-    const as = (isSoftware: boolean, binding?: number) => {
-      const d = rt.device;
-      const limits = { maxStorageBufferBindingSize: binding, maxBufferSize: binding, maxComputeWorkgroupsPerDimension: d.limits.maxComputeWorkgroupsPerDimension };
-      const device = binding === undefined ? d : { features: d.features, adapterInfo: d.adapterInfo, limits };
-      return Object.create(rt, { info: { value: { ...rt.info, isSoftware } }, device: { value: device } }) as Runtime;
-    };
+    // any adapter through views of this runtime (adapterView).
+    const as = (isSoftware: boolean, binding?: number) => adapterView(rt, isSoftware, binding);
     const x = rt.zeros([8, 512, 2, 25]);
     const w = rt.zeros([512, 512, 2, 2]);
     const image = rt.zeros([8, 1, 32, 100]);

@@ -17,7 +17,8 @@ const N = 8;
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
-function random(rt: Runtime, shape: number[], seed: number, scale = 1): Tensor {
+/** A seeded uniform tensor in [-scale, scale) (bench/variants.ts makes its inputs with it too). */
+export function random(rt: Runtime, shape: number[], seed: number, scale = 1): Tensor {
   return rt.upload(new Rng(seed).fillUniform(size(shape), -scale, scale), shape);
 }
 

@@ -25,7 +25,7 @@
  */
 import { OpInputError, type Runtime, type Tensor } from '@crnn/core';
 import { dropout as dropoutOp, dropoutBackward } from '../elementwise/elementwise.js';
-import { matmul } from '../matmul/matmul.js';
+import { hasWideSubgroups, matmul } from '../matmul/matmul.js';
 import { expectDType, expectPositiveInts, expectRank, expectShape } from '../validate.js';
 import packSrc from './pack.wgsl.js';
 import rowsSrc from './rows.wgsl.js';
@@ -150,12 +150,8 @@ const SG = 8;
 const PACK_WG = 256;
 const COLSUM_WG = 64;
 
-/** True when the adapter runs the subgroup kernels: subgroups of at least 8 lanes. */
-export function hasWideSubgroups(rt: Runtime): boolean {
-  if (!rt.device.features.has('subgroups')) return false;
-  const info = rt.device.adapterInfo as (GPUAdapterInfo & { subgroupMinSize?: number }) | undefined;
-  return (info?.subgroupMinSize ?? 0) >= 8;
-}
+// The subgroup step kernels need subgroups of at least 8 lanes, as matmul's do.
+export { hasWideSubgroups };
 
 function pickVariant(rt: Runtime, op: string, v: RecurrentVariant | undefined): 'generic' | 'subgroup' {
   const want = v ?? 'auto';

@@ -39,13 +39,14 @@ function seeded(n: number, seed: number, scale: number): Float32Array {
   return Float32Array.from({ length: n }, () => rng.uniform(-scale, scale));
 }
 
-interface Setup {
+export interface RnnBenchSetup {
   x: Tensor;
   dy: Tensor;
   params: Record<string, Tensor>;
 }
 
-function setupOurs(rt: Runtime, gates: number): Setup {
+/** The benches' input, output gradient and parameters, seeded (bench/variants.ts times them too). */
+export function setupOurs(rt: Runtime, gates: number): RnnBenchSetup {
   const G = gates * H;
   const k = 1 / Math.sqrt(H); // torch's init range
   const params: Record<string, Tensor> = {};
