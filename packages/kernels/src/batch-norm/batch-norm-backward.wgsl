@@ -8,6 +8,8 @@
 //           training = 0 (eval: running statistics are constants):
 //             dx = weight * invstd * dy
 // The order of every sum is fixed, so the result is deterministic.
+// `main4`: the same over vec4s where S % 4 == 0, as in batch-norm-train.wgsl (s, step_n and
+// step_s then count vec4s; four partial sums per invocation, added as (x + y) + (z + w)).
 override WG: u32 = 256; // a multiple of 16 (two-level reduction)
 
 struct Params {
@@ -80,6 +82,24 @@ fn wg_sum(lid: u32, v: vec2<f32>) -> vec2<f32> {
   return r;
 }
 
+// vec2(mean_dy, mean_dy_xhat) and scale = invstd * weight from the two sums; invocation 0
+// writes dbias and dweight. Shared by both entry points.
+struct Coefs {
+  mean_dy: f32,
+  mean_dy_xhat: f32,
+  scale: f32,
+}
+
+fn coefs(lid: u32, ch: u32, istd: f32, t: vec2<f32>) -> Coefs {
+  if (lid == 0u) {
+    dbias[ch] = t.x;
+    dweight[ch] = t.y;
+  }
+  var scale = istd;
+  if (params.has_weight == 1u) { scale *= weight[ch]; }
+  return Coefs(t.x / params.m, t.y / params.m, scale);
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
   let ch = wid.x;
@@ -93,27 +113,58 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let g = dy[o];
     acc += vec2<f32>(g, g * ((x[o] - mu) * istd));
   }
-  let t = wg_sum(lid, acc);
-  if (lid == 0u) {
-    dbias[ch] = t.x;
-    dweight[ch] = t.y;
-  }
-
+  let c = coefs(lid, ch, istd, wg_sum(lid, acc));
   if (params.need_dx == 1u) {
-    var scale = istd;
-    if (params.has_weight == 1u) { scale *= weight[ch]; }
-    let mean_dy = t.x / params.m;
-    let mean_dy_xhat = t.y / params.m;
     if (params.training == 1u) {
       for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
         let o = offset(k, ch);
         let xhat = (x[o] - mu) * istd;
-        dx[o] = scale * (dy[o] - mean_dy - xhat * mean_dy_xhat);
+        dx[o] = c.scale * (dy[o] - c.mean_dy - xhat * c.mean_dy_xhat);
       }
     } else {
       for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
         let o = offset(k, ch);
-        dx[o] = scale * dy[o];
+        dx[o] = c.scale * dy[o];
+      }
+    }
+  }
+}
+
+@group(0) @binding(1) var<storage, read> dy4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> dx4: array<vec4<f32>>;
+
+fn hsum(v: vec4<f32>) -> f32 {
+  return (v.x + v.y) + (v.z + v.w);
+}
+
+@compute @workgroup_size(WG)
+fn main4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+  let ch = wid.x;
+  let lid = lid3.x;
+  let mu = mean[ch];
+  let istd = invstd[ch];
+
+  var ag = vec4<f32>(0.0);
+  var agx = vec4<f32>(0.0);
+  for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
+    let o = offset(k, ch);
+    let g = dy4[o];
+    ag += g;
+    agx += g * ((x4[o] - mu) * istd);
+  }
+  let c = coefs(lid, ch, istd, wg_sum(lid, vec2<f32>(hsum(ag), hsum(agx))));
+  if (params.need_dx == 1u) {
+    if (params.training == 1u) {
+      for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
+        let o = offset(k, ch);
+        let xhat = (x4[o] - mu) * istd;
+        dx4[o] = c.scale * (dy4[o] - c.mean_dy - xhat * c.mean_dy_xhat);
+      }
+    } else {
+      for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
+        let o = offset(k, ch);
+        dx4[o] = c.scale * dy4[o];
       }
     }
   }

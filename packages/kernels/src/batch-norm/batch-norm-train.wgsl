@@ -12,6 +12,13 @@
 // The channel's data (M floats) is re-read by passes 2 and 3, mostly from cache.
 // Invocation 0 writes the saved mean / invstd and, when update_running is 1, updates the
 // running statistics in place (PyTorch's rule, the unbiased variance var * M / (M - 1)).
+//
+// `main4` is the same over vec4s where S % 4 == 0 (a row of S floats is S / 4 vec4s, and
+// rows start on vec4 boundaries): the wrapper then passes s, step_n and step_s in vec4s
+// (m stays in elements), each invocation keeps four partial sums per pass, one per
+// component, and adds them as (x + y) + (z + w) before the workgroup sum. On lavapipe each
+// storage access with a varying index runs lane by lane and a vec4 costs about what a
+// scalar does (elementwise/unary.wgsl), so this reads the channel at a quarter of the cost.
 override WG: u32 = 256; // a multiple of 16 (two-level reduction)
 
 struct Params {
@@ -90,23 +97,10 @@ fn wg_sum(lid: u32, v: vec2<f32>) -> vec2<f32> {
   return r;
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
-  let ch = wid.x;
-  let lid = lid3.x;
-
-  var s1 = 0.0;
-  for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
-    s1 += x[offset(k, ch)];
-  }
-  let mean = wg_sum(lid, vec2<f32>(s1, 0.0)).x / params.m;
-
-  var s2 = vec2<f32>(0.0, 0.0);
-  for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
-    let d = x[offset(k, ch)] - mean;
-    s2 += vec2<f32>(d, d * d);
-  }
-  let t = wg_sum(lid, s2);
+// Everything after the two sums, shared by both entry points: the variance (clamped), the
+// saved statistics and the running update (invocation 0), and vec2(scale, shift) for
+// y = (x - mean) * scale + shift.
+fn finish(lid: u32, ch: u32, mean: f32, t: vec2<f32>) -> vec2<f32> {
   // Rounding can leave a variance of ~0 slightly negative: clamp it to 0, and let a NaN
   // through. WGSL lets a compiler assume no NaNs, and NVIDIA's folds a float compare and
   // select into max(v, 0), which returns 0 for a NaN: so the test is on the bits. Sign set
@@ -130,8 +124,60 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   if (params.has_weight == 1u) { scale *= weight[ch]; }
   var shift = 0.0;
   if (params.has_bias == 1u) { shift = bias[ch]; }
+  return vec2<f32>(scale, shift);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+  let ch = wid.x;
+  let lid = lid3.x;
+
+  var s1 = 0.0;
+  for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
+    s1 += x[offset(k, ch)];
+  }
+  let mean = wg_sum(lid, vec2<f32>(s1, 0.0)).x / params.m;
+
+  var s2 = vec2<f32>(0.0, 0.0);
+  for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
+    let d = x[offset(k, ch)] - mean;
+    s2 += vec2<f32>(d, d * d);
+  }
+  let f = finish(lid, ch, mean, wg_sum(lid, s2));
   for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
     let o = offset(k, ch);
-    y[o] = (x[o] - mean) * scale + shift;
+    y[o] = (x[o] - mean) * f.x + f.y;
+  }
+}
+
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y4: array<vec4<f32>>;
+
+fn hsum(v: vec4<f32>) -> f32 {
+  return (v.x + v.y) + (v.z + v.w);
+}
+
+@compute @workgroup_size(WG)
+fn main4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+  let ch = wid.x;
+  let lid = lid3.x;
+
+  var s1 = vec4<f32>(0.0);
+  for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
+    s1 += x4[offset(k, ch)];
+  }
+  let mean = wg_sum(lid, vec2<f32>(hsum(s1), 0.0)).x / params.m;
+
+  var sd = vec4<f32>(0.0);
+  var sdd = vec4<f32>(0.0);
+  for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
+    let d = x4[offset(k, ch)] - mean;
+    sd += d;
+    sdd += d * d;
+  }
+  let f = finish(lid, ch, mean, wg_sum(lid, vec2<f32>(hsum(sd), hsum(sdd))));
+  for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
+    let o = offset(k, ch);
+    y4[o] = (x4[o] - mean) * f.x + f.y;
   }
 }

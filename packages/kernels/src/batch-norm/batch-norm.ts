@@ -59,6 +59,12 @@ function expectChannelVector(op: string, name: string, t: Tensor | undefined, c:
   expectDType(op, name, t, 'f32');
 }
 
+/**
+ * Whether the training forward and the backward read rows of S floats as vec4s (`main4`):
+ * S % 4 == 0 keeps every row on vec4 boundaries.
+ */
+const vec4Rows = (s: number) => s % 4 === 0;
+
 /** Reductions of M elements per channel: wide workgroups only where there is work for them. */
 const wgFor = (m: number) => (m >= 2048 ? 256 : 64);
 
@@ -134,9 +140,11 @@ export function batchNorm(rt: Runtime, x: Tensor, o: BatchNormOptions): BatchNor
   // still be distinct writable buffers.
   const rm = o.runningMean ?? rt.empty([1]);
   const rv = o.runningVar ?? rt.empty([1]);
+  // s4: the row length in the units the kernel steps in (vec4s for main4).
+  const s4 = vec4Rows(s) ? s / 4 : s;
   rt.dispatch({
-    kernel: { name: 'batch_norm_train', code: trainSrc, constants: { WG } },
-    params: [n, c, s, Math.floor(WG / s), WG % s, f32(m), f32(eps), f32(momentum), f32(m / (m - 1)), hasW, hasB, update ? 1 : 0],
+    kernel: { name: s4 === s ? 'batch_norm_train' : 'batch_norm_train_vec4', code: trainSrc, entryPoint: s4 === s ? 'main' : 'main4', constants: { WG } },
+    params: [n, c, s4, Math.floor(WG / s4), WG % s4, f32(m), f32(eps), f32(momentum), f32(m / (m - 1)), hasW, hasB, update ? 1 : 0],
     bindings: [x, y, mean, invstd, o.weight ?? rt.placeholder, o.bias ?? rt.placeholder, rm, rv],
     workgroups: c,
   });
@@ -178,10 +186,12 @@ export function batchNormBackward(
   // after recording (the pool reuses them only in order with the recorded dispatch).
   const dweight = rt.empty([c]);
   const dbias = rt.empty([c]);
-  const dx = need.x ? rt.empty(x.shape) : rt.empty([1]);
+  // Without dx the shader never writes it, but binds it: 4 floats fill main4's minimum binding.
+  const dx = need.x ? rt.empty(x.shape) : rt.empty([4]);
+  const s4 = vec4Rows(s) ? s / 4 : s;
   rt.dispatch({
-    kernel: { name: 'batch_norm_backward', code: backwardSrc, constants: { WG } },
-    params: [n, c, s, Math.floor(WG / s), WG % s, f32(m), weight ? 1 : 0, saved.training ? 1 : 0, need.x ? 1 : 0],
+    kernel: { name: s4 === s ? 'batch_norm_backward' : 'batch_norm_backward_vec4', code: backwardSrc, entryPoint: s4 === s ? 'main' : 'main4', constants: { WG } },
+    params: [n, c, s4, Math.floor(WG / s4), WG % s4, f32(m), weight ? 1 : 0, saved.training ? 1 : 0, need.x ? 1 : 0],
     bindings: [dy, x, saved.mean, saved.invstd, weight ?? rt.placeholder, dx, dweight, dbias],
     workgroups: c,
   });

@@ -6,11 +6,15 @@
 //   delta = sqrt(acc + eps) / std * g       (acc from the previous step)
 //   acc = rho * acc + ((1 - rho) * delta) * delta
 //   p = p + (-lr) * delta
-// i = gid.x + gid.y * nwg.x * WG (Runtime.grid folds large counts into 2-D).
+// Entry points `main4` (PER vec4s per invocation, params.n vec4s) and `main` (one element
+// per invocation, elements params.start .. params.n - 1: a tail) share update(), as in
+// adam.wgsl, whose header says why. i = gid.x + gid.y * nwg.x * WG (Runtime.grid).
 override WG: u32 = 256;
+override PER: u32 = 4;
 
 struct Params {
-  n: u32,
+  n: u32, // main: end element; main4: vec4s
+  start: u32, // main: first element
   lr: f32,
   rho: f32,
   one_minus_rho: f32,
@@ -19,6 +23,22 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
+
+struct State {
+  p: vec4<f32>,
+  sq: vec4<f32>,
+  acc: vec4<f32>,
+}
+
+fn update(pv: vec4<f32>, g: vec4<f32>, sq_old: vec4<f32>, acc: vec4<f32>) -> State {
+  var gv = g;
+  if (params.weight_decay != 0.0) { gv = gv + params.weight_decay * pv; }
+  let sq = params.rho * sq_old + (params.one_minus_rho * gv) * gv;
+  let stdv = sqrt(sq + params.eps);
+  let delta = sqrt(acc + params.eps) / stdv * gv;
+  return State(pv + (-params.lr) * delta, sq, params.rho * acc + (params.one_minus_rho * delta) * delta);
+}
+
 @group(0) @binding(1) var<storage, read_write> p: array<f32>;
 @group(0) @binding(2) var<storage, read> g: array<f32>;
 @group(0) @binding(3) var<storage, read_write> square_avg: array<f32>;
@@ -26,16 +46,28 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = params.start + gid.x + gid.y * nwg.x * WG;
   if (i >= params.n) { return; }
-  let pv = p[i];
-  var gv = g[i];
-  if (params.weight_decay != 0.0) { gv = gv + params.weight_decay * pv; }
-  let sq = params.rho * square_avg[i] + (params.one_minus_rho * gv) * gv;
-  square_avg[i] = sq;
-  let stdv = sqrt(sq + params.eps);
-  let acc = acc_delta[i];
-  let delta = sqrt(acc + params.eps) / stdv * gv;
-  acc_delta[i] = params.rho * acc + (params.one_minus_rho * delta) * delta;
-  p[i] = pv + (-params.lr) * delta;
+  let r = update(vec4(p[i]), vec4(g[i]), vec4(square_avg[i]), vec4(acc_delta[i]));
+  square_avg[i] = r.sq.x;
+  acc_delta[i] = r.acc.x;
+  p[i] = r.p.x;
+}
+
+@group(0) @binding(1) var<storage, read_write> p4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> g4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> square_avg4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> acc_delta4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn main4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let base = (gid.x + gid.y * nwg.x * WG) * PER;
+  for (var k = 0u; k < PER; k++) {
+    let i = base + k;
+    if (i >= params.n) { return; }
+    let r = update(p4[i], g4[i], square_avg4[i], acc_delta4[i]);
+    square_avg4[i] = r.sq;
+    acc_delta4[i] = r.acc;
+    p4[i] = r.p;
+  }
 }

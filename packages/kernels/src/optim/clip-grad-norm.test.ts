@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import { OpInputError, Rng, Runtime, type Tensor } from '@crnn/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCase, runCase, type GoldenTensor } from '../golden/golden.js';
-import { asF32, assertClose, randomArray } from '../testing.js';
-import { clipGradNorm } from './clip-grad-norm.js';
+import { adapterView, asF32, assertClose, randomArray } from '../testing.js';
+import { clipGradNorm, partialSlots } from './clip-grad-norm.js';
 import { clipGradNormGolden } from './optim.golden.js';
 import { clipGradNormRef } from './optim.ref.js';
 
@@ -27,8 +27,9 @@ async function clipOnGpu(host: Float64Array[], shapes: number[][], maxNorm: numb
 }
 
 describe('clip_grad_norm vs the float64 reference', () => {
-  // One tensor of 300000 elements needs more than the 256 partial workgroups a tensor gets,
-  // so their grid-stride loops run several rounds; [2000] gets 2 workgroups, the rest one.
+  // Sizes not a multiple of 4 add a one-workgroup slot for their 1-3 last elements. [300000]
+  // (75000 vec4s) gets 8 partial workgroups on a software adapter, 256 on a GPU, so their
+  // grid-stride loops run several rounds on either; [2000] gets 2 workgroups, the rest one.
   const lists: number[][][] = [[[1]], [[7], [3, 5]], [[5], [257], [2000], [33, 65]], [[300000], [3]]];
   for (const shapes of lists) {
     for (const maxNorm of [0.5, 3, 1e6, Infinity]) {
@@ -70,13 +71,24 @@ describe('clip_grad_norm vs the float64 reference', () => {
     got.grads.forEach((g, i) => assertClose(g, ref.clipped[i]!, TOL, `clipped[${i}]`));
   });
 
+  it('partial workgroups per tensor: many on GPUs, a few fat ones on a software adapter', () => {
+    const gpu = adapterView(rt, false);
+    const soft = adapterView(rt, true);
+    // [nv vec4s, GPU slots, software slots]
+    const rows: Array<[number, number, number]> = [[1, 1, 1], [256, 1, 1], [257, 2, 2], [2048, 8, 8], [36864, 144, 8], [75000, 256, 8], [589824, 256, 9], [4e6, 256, 62]];
+    for (const [nv, g, s] of rows) {
+      expect(partialSlots(gpu, nv), `GPU, ${nv} vec4s`).toBe(g);
+      expect(partialSlots(soft, nv), `software, ${nv} vec4s`).toBe(s);
+    }
+  });
+
   it('records dispatches only: no readback until the caller reads', () => {
     const ts = [rt.upload([1, 2, 3], [3]), rt.zeros([2000])];
     const before = rt.stats();
     const norm = clipGradNorm(rt, ts, 1);
     const after = rt.stats();
     expect(after.readbacks).toBe(before.readbacks);
-    // 2 partial + 1 finish + 2 scale dispatches.
+    // Partial and scale: [3] one element at a time, [2000] as vec4s; then finish.
     expect(after.dispatches - before.dispatches).toBe(5);
     for (const t of [norm, ...ts]) t.dispose();
   });

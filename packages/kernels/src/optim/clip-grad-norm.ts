@@ -1,14 +1,41 @@
-import { f32, OpInputError, type Runtime, type Tensor } from '@crnn/core';
+import { f32, OpInputError, type Kernel, type Runtime, type Tensor } from '@crnn/core';
 import { expectDType } from '../validate.js';
 import clipSrc from './clip-grad-norm.wgsl.js';
 
 const WG = 256;
-/** Elements per invocation before a tensor gets another partial workgroup. */
-const PER_THREAD = 4;
 /** Most partial workgroups (slots) per tensor: the grid-stride loop covers the rest. */
 const MAX_SLOTS = 256;
 
-const kernel = (entryPoint: 'partial' | 'finish' | 'scale') => ({ name: `clip_grad_norm_${entryPoint}`, code: clipSrc, entryPoint, constants: { WG } });
+/**
+ * Partial workgroups (slots) for a tensor of nv vec4s. GPUs: one per WG vec4s (one vec4 per
+ * invocation and round), at most MAX_SLOTS. A software adapter runs each workgroup's tree
+ * reduction (eight barriers) for ~8 us and has a few threads to keep busy: at least
+ * SOFT_MIN_SLOTS workgroups where the tensor fills them, then one more per SOFT_PER vec4s per
+ * invocation. On the seed CRNN's 36 tensors (8.7 M parameters) the software rule took the
+ * clip from 30 ms (4 per invocation) and 23 ms (16) to 15-17 ms (256); see BENCHMARKS.md.
+ */
+const SOFT_MIN_SLOTS = 8;
+const SOFT_PER = 256;
+export function partialSlots(rt: Runtime, nv: number): number {
+  const fill = Math.ceil(nv / WG);
+  if (!rt.info.isSoftware) return Math.min(MAX_SLOTS, fill);
+  return Math.min(MAX_SLOTS, fill, Math.max(SOFT_MIN_SLOTS, Math.ceil(nv / (WG * SOFT_PER))));
+}
+
+/** vec4s per invocation of `scale4` (as for the elementwise kernels). */
+const scalePer = (rt: Runtime) => (rt.info.isSoftware ? 4 : 1);
+
+type Entry = 'partial' | 'partial4' | 'finish' | 'scale' | 'scale4';
+const kernel = (entryPoint: Entry, per = 1): Kernel => {
+  const constants: Record<string, number> = entryPoint === 'scale4' ? { WG, PER: per } : { WG };
+  return { name: `clip_grad_norm_${entryPoint}`, code: clipSrc, entryPoint, constants };
+};
+
+/** Partial workgroups of one tensor: `body` for its vec4s, `tail` (0 or 1) for the 1-3 left over. */
+interface Slots {
+  body: number;
+  tail: number;
+}
 
 /**
  * torch.nn.utils.clip_grad_norm_(grads, maxNorm) with norm_type 2, in place and without a
@@ -26,7 +53,7 @@ const kernel = (entryPoint: 'partial' | 'finish' | 'scale') => ({ name: `clip_gr
 export function clipGradNorm(rt: Runtime, grads: readonly Tensor[], maxNorm: number): Tensor {
   const op = 'clip_grad_norm';
   if (typeof maxNorm !== 'number' || !(maxNorm > 0)) throw new OpInputError(op, 'maxNorm > 0 (Infinity to only measure)', String(maxNorm));
-  const slots: number[] = [];
+  const slots: Slots[] = [];
   grads.forEach((g, i) => {
     g.assertAlive(`${op} grads[${i}]`);
     expectDType(op, `grads[${i}]`, g, 'f32');
@@ -36,9 +63,10 @@ export function clipGradNorm(rt: Runtime, grads: readonly Tensor[], maxNorm: num
         throw new OpInputError(op, 'distinct gradient tensors', `grads[${i}] overlapping grads[${j}]`);
       }
     }
-    slots.push(Math.min(MAX_SLOTS, Math.ceil(g.size / (WG * PER_THREAD))));
+    const nv = Math.floor(g.size / 4);
+    slots.push({ body: partialSlots(rt, nv), tail: g.size % 4 === 0 ? 0 : 1 });
   });
-  const total = slots.reduce((a, b) => a + b, 0);
+  const total = slots.reduce((a, b) => a + b.body + b.tail, 0);
   const result = rt.empty([2]);
   const norm = result.view([], 0);
   if (total === 0) {
@@ -50,14 +78,19 @@ export function clipGradNorm(rt: Runtime, grads: readonly Tensor[], maxNorm: num
   const partials = rt.empty([total, 3]);
   let slot = 0;
   grads.forEach((g, i) => {
-    const n = slots[i]!;
-    if (n === 0) return;
-    rt.dispatch({ kernel: kernel('partial'), params: [g.size, slot, f32(0)], bindings: [g, partials], workgroups: n });
-    slot += n;
+    const { body, tail } = slots[i]!;
+    const nv = Math.floor(g.size / 4);
+    if (body > 0) rt.dispatch({ kernel: kernel('partial4'), params: [nv, slot, f32(0), 0], bindings: [g, partials], workgroups: body });
+    slot += body;
+    if (tail > 0) rt.dispatch({ kernel: kernel('partial'), params: [g.size, slot, f32(0), 4 * nv], bindings: [g, partials], workgroups: 1 });
+    slot += tail;
   });
-  rt.dispatch({ kernel: kernel('finish'), params: [total, 0, f32(maxNorm)], bindings: [partials, result], workgroups: 1 });
+  rt.dispatch({ kernel: kernel('finish'), params: [total, 0, f32(maxNorm), 0], bindings: [partials, result], workgroups: 1 });
+  const sper = scalePer(rt);
   for (const g of grads) {
-    if (g.size > 0) rt.dispatch({ kernel: kernel('scale'), params: [g.size, 0, f32(0)], bindings: [g, result], workgroups: rt.grid(g.size, WG) });
+    const nv = Math.floor(g.size / 4);
+    if (nv > 0) rt.dispatch({ kernel: kernel('scale4', sper), params: [nv, 0, f32(0), 0], bindings: [g, result], workgroups: rt.grid(Math.ceil(nv / sper), WG) });
+    if (g.size > 4 * nv) rt.dispatch({ kernel: kernel('scale'), params: [g.size, 0, f32(0), 4 * nv], bindings: [g, result], workgroups: 1 });
   }
   partials.dispose();
   result.dispose();

@@ -1,10 +1,16 @@
 // torch.nn.utils.clip_grad_norm_ (norm_type 2) over a list of gradient tensors without a
-// readback, in three entry points recorded in one command stream:
-//   partial (once per tensor): each workgroup reduces a grid-stride slice of one tensor to
-//           one accumulator, stored at slot `params.slot + workgroup_id` of `partials`;
-//   finish  (one workgroup):   merges all slots into the total norm and the clip factor,
-//           result = [norm, factor];
-//   scale   (once per tensor): g *= factor, read from result[1] on the GPU.
+// readback, in three steps recorded in one command stream:
+//   partial4 (once per tensor): each workgroup reduces a grid-stride slice of the tensor's
+//            vec4s (its first 4 * params.n elements) to one accumulator, stored at slot
+//            `params.slot + workgroup_id` of `partials`; `partial` does the same one element
+//            at a time over elements params.start .. params.n - 1 (the 1-3 left over when
+//            the size is not a multiple of 4), into a slot of their own;
+//   finish   (one workgroup):   merges all slots into the total norm and the clip factor,
+//            result = [norm, factor];
+//   scale4   (once per tensor): g *= factor, read from result[1] on the GPU, PER vec4s per
+//            invocation; `scale` for the left-over elements.
+// On lavapipe every storage access with a varying index runs lane by lane and a vec4 costs
+// about what a scalar does, hence the vec4 forms (see elementwise/unary.wgsl).
 // Each entry point declares its own bindings (the same numbers mean different buffers in
 // different entry points; layout 'auto' only sees the ones an entry point uses).
 //
@@ -17,13 +23,16 @@
 //                       norm comes out inf or NaN exactly as torch's would.
 // norm = s * sqrt(q) + bad.
 override WG: u32 = 256;
+override PER: u32 = 4; // scale4: vec4s per invocation
 
 struct Params {
-  // partial, scale: elements of this tensor; finish: number of slots.
+  // partial, scale: end element; partial4, scale4: vec4s; finish: number of slots.
   n: u32,
-  // partial: first slot of this tensor.
+  // partial, partial4: first slot of this tensor.
   slot: u32,
   max_norm: f32,
+  // partial, scale: first element.
+  start: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -102,21 +111,40 @@ fn reduce_workgroup(lid: u32, mine: Acc) -> Acc {
 // 3 floats per slot: s, q, bad.
 @group(0) @binding(2) var<storage, read_write> partials_out: array<f32>;
 
-@compute @workgroup_size(WG)
-fn partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-           @builtin(num_workgroups) nwg: vec3<u32>) {
-  // Workgroup w covers elements w*WG + lid, then strides by the whole grid (nwg.x * WG).
-  var a = Acc(0.0, 0.0, 0.0);
-  for (var i = wid.x * WG + lid.x; i < params.n; i += nwg.x * WG) {
-    a = add_value(a, grad_in[i]);
-  }
-  let r = reduce_workgroup(lid.x, a);
-  if (lid.x == 0u) {
-    let o = (params.slot + wid.x) * 3u;
+fn store_partial(slot: u32, lid: u32, a: Acc) {
+  let r = reduce_workgroup(lid, a);
+  if (lid == 0u) {
+    let o = slot * 3u;
     partials_out[o] = r.s;
     partials_out[o + 1u] = r.q;
     partials_out[o + 2u] = r.bad;
   }
+}
+
+@compute @workgroup_size(WG)
+fn partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+           @builtin(num_workgroups) nwg: vec3<u32>) {
+  // Workgroup w covers elements start + w*WG + lid, then strides by the whole grid.
+  var a = Acc(0.0, 0.0, 0.0);
+  for (var i = params.start + wid.x * WG + lid.x; i < params.n; i += nwg.x * WG) {
+    a = add_value(a, grad_in[i]);
+  }
+  store_partial(params.slot + wid.x, lid.x, a);
+}
+
+@group(0) @binding(1) var<storage, read> grad_in4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn partial4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+            @builtin(num_workgroups) nwg: vec3<u32>) {
+  // Workgroup w covers vec4s w*WG + lid, then strides by the whole grid; the components in
+  // order, so each invocation adds its elements in increasing index order.
+  var a = Acc(0.0, 0.0, 0.0);
+  for (var i = wid.x * WG + lid.x; i < params.n; i += nwg.x * WG) {
+    let x = grad_in4[i];
+    a = add_value(add_value(add_value(add_value(a, x.x), x.y), x.z), x.w);
+  }
+  store_partial(params.slot + wid.x, lid.x, a);
 }
 
 @group(0) @binding(1) var<storage, read> partials_in: array<f32>;
@@ -148,11 +176,26 @@ fn finish(@builtin(local_invocation_id) lid: vec3<u32>) {
 
 @compute @workgroup_size(WG)
 fn scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  // i = gid.x + gid.y * nwg.x * WG: Runtime.grid folds large counts into 2-D.
-  let i = gid.x + gid.y * nwg.x * WG;
+  // i = start + gid.x + gid.y * nwg.x * WG: Runtime.grid folds large counts into 2-D.
+  let i = params.start + gid.x + gid.y * nwg.x * WG;
   if (i >= params.n) { return; }
   let f = result_in[1];
   // Below max_norm the factor is exactly 1: skip the write (x * 1 == x anyway).
   if (f == 1.0) { return; }
   grad_io[i] = grad_io[i] * f;
+}
+
+@group(0) @binding(1) var<storage, read_write> grad_io4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn scale4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // Invocation k scales vec4s k*PER .. k*PER + PER - 1.
+  let f = result_in[1];
+  if (f == 1.0) { return; }
+  let base = (gid.x + gid.y * nwg.x * WG) * PER;
+  for (var k = 0u; k < PER; k++) {
+    let i = base + k;
+    if (i >= params.n) { return; }
+    grad_io4[i] = grad_io4[i] * f;
+  }
 }

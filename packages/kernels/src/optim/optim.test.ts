@@ -77,6 +77,40 @@ describe('optimizers vs the float64 reference', () => {
   }
 });
 
+describe('vec4 kernels', () => {
+  // 4099 = 1024 vec4s through main4 and 3 elements through main; with vec4 off, main does
+  // all. Every operation is per component, so parameters and state must match bit for bit.
+  const shapes = [[4099], [8], [3]];
+  for (const c of CASES) {
+    it(`${c.label}: the same bits as one element per invocation, over 3 steps`, async () => {
+      const rng = new Rng(7);
+      const p0 = randomList(rng, shapes);
+      const gs = [0, 1, 2].map(() => randomList(rng, shapes));
+      const run = async (vec4: boolean) => {
+        const o = c.make();
+        o.vec4 = vec4;
+        const params = p0.map((p, i) => rt.upload(p, shapes[i]!));
+        for (const g of gs) {
+          const tg = g.map((a, i) => rt.upload(a, shapes[i]!));
+          o.step(rt, params, tg);
+          tg.forEach((t) => t.dispose());
+        }
+        const state = o.stateDict().tensors.map((d) => d.tensor);
+        const out = (await rt.readMany([...params, ...state])).map((a) => Array.from(a));
+        params.forEach((t) => t.dispose());
+        o.dispose();
+        return out;
+      };
+      const [a, b] = [await run(true), await run(false)];
+      expect(a.length).toBe(b.length);
+      a.forEach((t, k) => {
+        const i = t.findIndex((v, j) => !Object.is(v, b[k]![j]));
+        expect(i, `tensor ${k}: index ${i}, vec4 ${t[i]}, scalar ${b[k]![i]}`).toBe(-1);
+      });
+    });
+  }
+});
+
 describe('reference against closed forms', () => {
   // Independent of the reference code: first steps worked out by hand.
   const rng = new Rng(7);

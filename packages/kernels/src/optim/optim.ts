@@ -2,19 +2,22 @@
  * Optimizers with PyTorch 1.13's update rules (torch.optim.SGD, Adam, Adadelta), each step a
  * GPU kernel over every parameter tensor, plus the global gradient-norm clip.
  *
- * One dispatch per parameter tensor: parameters are separate tensors owned by their layers,
- * so a fused flat-buffer step would need every model to allocate its parameters (and
- * gradients, and the state) as 256-byte-aligned views of one buffer. The CRNN has ~36
- * parameter tensors, so a step is ~36 small dispatches in one submit, which costs far less
- * than the memory traffic of the update itself; the kernels also work unchanged on views of
- * a flat buffer should a model allocate them that way.
+ * One dispatch per parameter tensor (two when its size is not a multiple of 4: the vec4
+ * kernel, then the 1-3 elements left over one at a time): parameters are separate tensors
+ * owned by their layers, so a fused flat-buffer step would need every model to allocate its
+ * parameters (and gradients, and the state) as 256-byte-aligned views of one buffer. The
+ * CRNN has ~36 parameter tensors, so a step is ~36 small dispatches in one submit; on
+ * lavapipe each costs ~40 us (recording and launch): SGD with momentum over crnn-lite's 22
+ * tensors (640 K elements) 4.9 ms, over one tensor of 640 K 1.7 ms (2026-11-22, twelfth
+ * session, before the vec4 kernels). The kernels also work
+ * unchanged on views of a flat buffer should a model allocate them that way.
  *
  * State tensors are created lazily on the first step (zero-filled on the GPU; SGD's momentum
  * buffer is written by the first step itself, as torch clones the gradient into it) and are
  * keyed by the position of the parameter in the list, so every step must pass the same list
  * in the same order.
  */
-import { f32, OpInputError, type Runtime, type Tensor } from '@crnn/core';
+import { f32, OpInputError, type Param, type Runtime, type Tensor } from '@crnn/core';
 import { expectDType } from '../validate.js';
 import sgdSrc from './sgd.wgsl.js';
 import adamSrc from './adam.wgsl.js';
@@ -23,6 +26,46 @@ import adadeltaSrc from './adadelta.wgsl.js';
 export { clipGradNorm } from './clip-grad-norm.js';
 
 const WG = 256;
+
+/**
+ * vec4s per invocation of the `main4` entry points: 4 on a software adapter, where fewer,
+ * longer invocations cost less (as for the elementwise kernels), 1 on GPUs.
+ */
+const perInvocation = (rt: Runtime) => (rt.info.isSoftware ? 4 : 1);
+
+interface StepKernel {
+  name: string;
+  code: string;
+  constants: Record<string, number>;
+}
+
+/**
+ * Records one optimizer kernel over a tensor of n elements: `main4` over the first
+ * 4 * floor(n / 4) elements as vec4s, then `main` over the remaining 0-3 elements (params
+ * start and end). `params(n, start)` gives the Params; the kernels' first two fields are n
+ * (vec4s for main4, the end element for main) and start. With `vec4` false, `main` does all.
+ * Same formulas either way (adam.wgsl's header), so the same bits.
+ */
+function dispatchStep(rt: Runtime, k: StepKernel, n: number, vec4: boolean, params: (n: number, start: number) => Param[], bindings: Tensor[]): void {
+  const body = vec4 ? n - (n % 4) : 0;
+  if (body > 0) {
+    const per = perInvocation(rt);
+    rt.dispatch({
+      kernel: { name: `${k.name}_vec4`, code: k.code, entryPoint: 'main4', constants: { ...k.constants, WG, PER: per } },
+      params: params(body / 4, 0),
+      bindings,
+      workgroups: rt.grid(Math.ceil(body / 4 / per), WG),
+    });
+  }
+  if (body < n) {
+    rt.dispatch({
+      kernel: { name: k.name, code: k.code, entryPoint: 'main', constants: { ...k.constants, WG } },
+      params: params(n, body),
+      bindings,
+      workgroups: rt.grid(n - body, WG),
+    });
+  }
+}
 
 export type OptimizerKind = 'sgd' | 'adam' | 'adadelta';
 
@@ -81,6 +124,12 @@ export abstract class Optimizer {
   lr: number;
   /** Steps taken (torch's `state['step']`), the `t` of Adam's bias corrections. */
   stepCount = 0;
+  /**
+   * Whether tensors go through the vec4 kernels (all but a tail of n % 4 elements); false
+   * runs one element per invocation throughout. The same bits either way (tested): a switch
+   * for that test and for measurements.
+   */
+  vec4 = true;
   /** state[i][name]: the state tensors of parameter i, or null before the first step. */
   protected state: Array<Record<string, Tensor>> | null = null;
 
@@ -329,12 +378,14 @@ export class Sgd extends Optimizer {
 
   protected dispatchOne(rt: Runtime, _i: number, p: Tensor, g: Tensor, s: Record<string, Tensor>, first: boolean): void {
     const hasMomentum = this.momentum !== 0;
-    rt.dispatch({
-      kernel: { name: 'sgd_step', code: sgdSrc, constants: { WG, MOMENTUM: hasMomentum ? 1 : 0, NESTEROV: this.nesterov ? 1 : 0 } },
-      params: [p.size, first ? 1 : 0, f32(this.lr), f32(this.momentum), f32(1 - this.dampening), f32(this.weightDecay)],
-      bindings: [p, g, hasMomentum ? s.momentum_buffer! : rt.placeholder],
-      workgroups: rt.grid(p.size, WG),
-    });
+    dispatchStep(
+      rt,
+      { name: 'sgd_step', code: sgdSrc, constants: { MOMENTUM: hasMomentum ? 1 : 0, NESTEROV: this.nesterov ? 1 : 0 } },
+      p.size,
+      this.vec4,
+      (n, start) => [n, start, first ? 1 : 0, f32(this.lr), f32(this.momentum), f32(1 - this.dampening), f32(this.weightDecay)],
+      [p, g, hasMomentum ? s.momentum_buffer! : rt.placeholder],
+    );
   }
 }
 
@@ -407,10 +458,14 @@ export class Adam extends Optimizer {
     const t = this.stepCount;
     const stepSize = this.lr / (1 - this.beta1 ** t);
     const bc2Sqrt = Math.sqrt(1 - this.beta2 ** t);
-    rt.dispatch({
-      kernel: { name: 'adam_step', code: adamSrc, constants: { WG, AMSGRAD: this.amsgrad ? 1 : 0 } },
-      params: [
-        p.size,
+    dispatchStep(
+      rt,
+      { name: 'adam_step', code: adamSrc, constants: { AMSGRAD: this.amsgrad ? 1 : 0 } },
+      p.size,
+      this.vec4,
+      (n, start) => [
+        n,
+        start,
         f32(stepSize),
         f32(bc2Sqrt),
         f32(this.beta1),
@@ -420,9 +475,8 @@ export class Adam extends Optimizer {
         f32(this.eps),
         f32(this.weightDecay),
       ],
-      bindings: [p, g, s.exp_avg!, s.exp_avg_sq!, this.amsgrad ? s.max_exp_avg_sq! : rt.placeholder],
-      workgroups: rt.grid(p.size, WG),
-    });
+      [p, g, s.exp_avg!, s.exp_avg_sq!, this.amsgrad ? s.max_exp_avg_sq! : rt.placeholder],
+    );
   }
 }
 
@@ -477,11 +531,13 @@ export class Adadelta extends Optimizer {
   }
 
   protected dispatchOne(rt: Runtime, _i: number, p: Tensor, g: Tensor, s: Record<string, Tensor>): void {
-    rt.dispatch({
-      kernel: { name: 'adadelta_step', code: adadeltaSrc, constants: { WG } },
-      params: [p.size, f32(this.lr), f32(this.rho), f32(1 - this.rho), f32(this.eps), f32(this.weightDecay)],
-      bindings: [p, g, s.square_avg!, s.acc_delta!],
-      workgroups: rt.grid(p.size, WG),
-    });
+    dispatchStep(
+      rt,
+      { name: 'adadelta_step', code: adadeltaSrc, constants: {} },
+      p.size,
+      this.vec4,
+      (n, start) => [n, start, f32(this.lr), f32(this.rho), f32(1 - this.rho), f32(this.eps), f32(this.weightDecay)],
+      [p, g, s.square_avg!, s.acc_delta!],
+    );
   }
 }
