@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCase, runCase } from '../golden/golden.js';
 import { asF32, assertClose, dot, finiteDiff, randomArray } from '../testing.js';
 import { maxPool2dGolden } from './max-pool2d.golden.js';
-import { forwardVariant, maxPool2d, maxPool2dBackward, maxPool2dValues, poolGeometry, type MaxPool2dOptions } from './max-pool2d.js';
+import { backwardVariant, forwardVariant, maxPool2d, maxPool2dBackward, maxPool2dValues, poolGeometry, type MaxPool2dOptions } from './max-pool2d.js';
 import { maxPool2dBackwardRef, maxPool2dRef } from './max-pool2d.ref.js';
 
 let rt: Runtime;
@@ -33,6 +33,9 @@ const CASES: Case[] = [
   [[1, 1, 1, 1], { kernel: 1 }],
   [[3, 1, 2, 2], { kernel: 2 }],
   [[2, 8, 32, 100], { kernel: 2 }],
+  // The vec4 backward kernels (see backwardVariant) with three-row windows.
+  [[1, 2, 9, 8], { kernel: [3, 1], stride: [3, 1] }], // columns4, KH 3
+  [[2, 2, 6, 12], { kernel: [3, 2], stride: [3, 2] }], // pairs4, KH 3
   // The specialised forward kernels (see forwardVariant), with row padding and odd heights.
   [[2, 2, 7, 6], { kernel: [3, 2], stride: [2, 2], padding: [1, 0] }], // pairs
   [[1, 2, 5, 14], { kernel: 2, stride: [1, 2] }], // rows, 2x2 windows, overlapping rows
@@ -91,6 +94,11 @@ describe('max_pool2d', () => {
   it('covers each forward kernel variant', () => {
     const seen = new Set(CASES.map(([shape, opts]) => forwardVariant(poolGeometry('test', shape, opts))));
     expect([...seen].sort()).toEqual(['columns4', 'generic', 'pairs', 'rows', 'rows2', 'rows4']);
+  });
+
+  it('covers each backward kernel variant', () => {
+    const seen = new Set(CASES.map(([shape, opts]) => backwardVariant(poolGeometry('test', shape, opts))));
+    expect([...seen].sort()).toEqual(['cells', 'columns4', 'gather', 'pairs4']);
   });
 
   it('rows: output rows past the per-dimension workgroup limit fold into z', async () => {

@@ -167,6 +167,19 @@ function poolForward(rt: Runtime, x: Tensor, opts: MaxPool2dOptions, withArgmax:
 }
 
 /**
+ * The backward kernel for a geometry: non-overlapping windows have one writer per dx element
+ * from the window side ('cells'; `columns4` / `pairs4` when the windows tile the plane exactly
+ * with one or two columns on a stride of one or two, over W % 4 == 0); overlapping ones
+ * gather per input element.
+ */
+export function backwardVariant(g: PoolGeometry): 'columns4' | 'pairs4' | 'cells' | 'gather' {
+  const tiles = g.ph === 0 && g.pw === 0 && g.sh === g.kh && g.h === g.ho * g.kh && g.sw === g.kw && g.w === g.wo * g.kw && g.w % 4 === 0;
+  if (tiles && g.kw === 1) return 'columns4';
+  if (tiles && g.kw === 2) return 'pairs4';
+  return g.sh >= g.kh && g.sw >= g.kw ? 'cells' : 'gather';
+}
+
+/**
  * dx [N, C, H, W] of max pooling: dy [N, C, Ho, Wo] goes to the positions argmax names,
  * summed where windows overlap. Deterministic, no atomics: each dx element has one writer
  * (per window cell when windows do not overlap, else gathered per input element).
@@ -180,13 +193,22 @@ export function maxPool2dBackward(rt: Runtime, dy: Tensor, argmax: Tensor, input
   expectDType(op, 'dy', dy, 'f32');
   expectShape(op, 'argmax', argmax, outShape);
   expectDType(op, 'argmax', argmax, 'i32');
-  // Non-overlapping windows: one writer per dx element from the window side ('cells');
-  // overlapping ones: gather per input element.
-  const cells = g.sh >= g.kh && g.sw >= g.kw;
-  const total = cells ? g.n * g.c * g.ho * blocks(g) : g.n * g.c * g.h * g.w;
   const dx = rt.empty([g.n, g.c, g.h, g.w]);
+  const variant = backwardVariant(g);
+  if (variant === 'columns4' || variant === 'pairs4') {
+    const total = g.n * g.c * g.ho * (g.w / 4);
+    rt.dispatch({
+      kernel: { name: `max_pool2d_backward_${variant}`, code: backwardSrc, entryPoint: variant, constants: { WG, KH: g.kh } },
+      params: geomParams(g, total),
+      bindings: [dy, argmax, dx],
+      workgroups: rt.grid(total, WG),
+    });
+    return dx;
+  }
+  const cells = variant === 'cells';
+  const total = cells ? g.n * g.c * g.ho * blocks(g) : g.n * g.c * g.h * g.w;
   rt.dispatch({
-    kernel: { name: 'max_pool2d_backward', code: backwardSrc, entryPoint: cells ? 'cells' : 'gather', constants: { WG, OPT } },
+    kernel: { name: 'max_pool2d_backward', code: backwardSrc, entryPoint: variant, constants: { WG, OPT } },
     params: geomParams(g, total),
     bindings: [dy, argmax, dx],
     workgroups: rt.grid(total, WG),
