@@ -2,8 +2,8 @@ import { OpInputError, Rng, Runtime } from '@crnn/core';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCase, runCase } from '../golden/golden.js';
-import { asF32, assertClose, dot, finiteDiff, randomArray } from '../testing.js';
-import { embedding, embeddingBackward } from './embedding.js';
+import { adapterView, asF32, assertClose, dot, finiteDiff, randomArray } from '../testing.js';
+import { embedding, embeddingBackward, forwardPer } from './embedding.js';
 import { embeddingGolden } from './embedding.golden.js';
 import { embeddingBackwardRef, embeddingRef } from './embedding.ref.js';
 
@@ -29,6 +29,7 @@ describe('embedding', () => {
       [6, 4, [16385], undefined], // D % 4 == 0 but past the 16384 indices of the uniform copy: scalar backward
       [5, 4, [7], undefined], // a partial last vec4 of indices in the uniform copy
       [3, 70, [], undefined], // a scalar index -> [D]
+      [9, 48, [5, 3], 2], // D / 4 = 12: 4 vec4s per forward invocation on a software adapter
     ];
     for (const [vocab, dim, shape, pad] of cases) {
       const n = shape.reduce((a, b) => a * b, 1);
@@ -107,6 +108,12 @@ describe('embedding', () => {
   it('matches the PyTorch golden case', async () => {
     const r = await runCase(rt, loadCase(join(GOLDEN, 'embedding_dev_0.json')), { embedding: embeddingGolden });
     expect(r.ok, r.message).toBe(true);
+  });
+
+  it('forward4 takes the most vec4s per invocation that divide a row on software adapters, one on GPUs', () => {
+    const [soft, gpu] = [adapterView(rt, true), adapterView(rt, false)];
+    expect([64, 12, 2, 3, 1].map((d4) => forwardPer(soft, d4))).toEqual([8, 4, 2, 1, 1]);
+    expect([64, 12].map((d4) => forwardPer(gpu, d4))).toEqual([1, 1]);
   });
 
   it('out-of-range indices in a tensor give NaN rows forward and no gradient (documented)', async () => {

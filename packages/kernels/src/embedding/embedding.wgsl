@@ -6,9 +6,11 @@
 //           (params.nan, passed in from the host: a NaN constant is a WGSL compile error),
 //           never a clamped row, so the mistake shows up in the loss.
 // forward4  (D % 4 == 0; params.dim is then D / 4, bindings 2-3 aliased as vec4 arrays): one
-//           invocation per vec4 of the output, i = k * D4 + j: a quarter of the per-lane
-//           index reads, divisions and loads of `forward`: 0.20 ms of GPU time against
-//           0.43 for the bench's V40 D256 [8, 10] on lavapipe. Same values.
+//           invocation per PER vec4s of the output (PER divides D4), i0 = (k * D4 + j) * PER:
+//           a quarter of the per-lane loads of `forward` and 1 / (4 PER) of its index reads
+//           and divisions: 0.20 ms of GPU time against 0.43 for the bench's V40 D256 [8, 10]
+//           on lavapipe with PER 1; PER 8 (software adapters) 0.08-0.11 against 0.10-0.12.
+//           Same values.
 // backward  (indices, dweight, dy): one invocation per weight element i = v * D + d, which
 //           loops over all n indices in order and sums dy[k, d] where indices[k] == v.
 //           Every sum is formed by one invocation in a fixed order, so repeated indices
@@ -26,6 +28,7 @@
 //           0.31-0.60 ms wall against 0.46-0.66 and 0.68-0.90 reading storage).
 // All use a 1-D index folded into 2-D by Runtime.grid: i = gid.x + gid.y * nwg.x * WG.
 override WG: u32 = 64;
+override PER: u32 = 1; // forward4: vec4s per invocation, a divisor of D / 4
 override HAS_PAD: u32 = 0;
 override ACCUMULATE: u32 = 0;
 
@@ -111,12 +114,16 @@ fn backward4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 
 @compute @workgroup_size(WG)
 fn forward4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= params.n * params.dim) { return; }
-  let l = lookup(i);
-  if (!l.ok) {
-    dst4[i] = vec4(params.nan);
-    return;
+  // PER divides D4, so vec4s i0 .. i0 + PER - 1 lie in one output row: one index read and
+  // one division for all of them.
+  let i0 = (gid.x + gid.y * nwg.x * WG) * PER;
+  if (i0 >= params.n * params.dim) { return; }
+  let l = lookup(i0);
+  for (var j = 0u; j < PER; j++) {
+    if (l.ok) {
+      dst4[i0 + j] = src4[l.at + j];
+    } else {
+      dst4[i0 + j] = vec4(params.nan);
+    }
   }
-  dst4[i] = src4[l.at];
 }
