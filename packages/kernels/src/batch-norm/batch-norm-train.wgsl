@@ -18,7 +18,8 @@
 // (m stays in elements), each invocation keeps four partial sums per pass, one per
 // component, and adds them as (x + y) + (z + w) before the workgroup sum. On lavapipe each
 // storage access with a varying index runs lane by lane and a vec4 costs about what a
-// scalar does (elementwise/unary.wgsl), so this reads the channel at a quarter of the cost.
+// scalar does (elementwise/unary.wgsl), so this runs a quarter of the per-lane load loops
+// (bench: forward 22-35% faster on the C256 / C512 maps, BENCHMARKS.md "f8e8a27").
 override WG: u32 = 256; // a multiple of 16 (two-level reduction)
 
 struct Params {

@@ -6,11 +6,11 @@
 //           (params.nan, passed in from the host: a NaN constant is a WGSL compile error),
 //           never a clamped row, so the mistake shows up in the loss.
 // forward4  (D % 4 == 0; params.dim is then D / 4, bindings 2-3 aliased as vec4 arrays): one
-//           invocation per PER vec4s of the output (PER divides D4), i0 = (k * D4 + j) * PER:
-//           a quarter of the per-lane loads of `forward` and 1 / (4 PER) of its index reads
-//           and divisions: 0.20 ms of GPU time against 0.43 for the bench's V40 D256 [8, 10]
-//           on lavapipe with PER 1; PER 8 (software adapters) 0.08-0.11 against 0.10-0.12.
-//           Same values.
+//           invocation t per PER vec4s of the output, i0 = t * PER .. i0 + PER - 1, all in
+//           row k = i0 / D4 as PER divides D4: a quarter of the per-lane loads of `forward`
+//           and 1 / (4 PER) of its index reads and divisions: 0.20 ms of GPU time against
+//           0.43 for the bench's V40 D256 [8, 10] on lavapipe with PER 1; PER 8 (software
+//           adapters) 0.08-0.11 against 0.10-0.12. Same values.
 // backward  (indices, dweight, dy): one invocation per weight element i = v * D + d, which
 //           loops over all n indices in order and sums dy[k, d] where indices[k] == v.
 //           Every sum is formed by one invocation in a fixed order, so repeated indices

@@ -9,8 +9,8 @@
  * CRNN has ~36 parameter tensors, so a step is ~36 small dispatches in one submit; on
  * lavapipe each costs ~40 us (recording and launch): SGD with momentum over crnn-lite's 22
  * tensors (640 K elements) 4.9 ms, over one tensor of 640 K 1.7 ms (2026-11-22, twelfth
- * session, before the vec4 kernels). The kernels also work
- * unchanged on views of a flat buffer should a model allocate them that way.
+ * session, before the vec4 kernels). The kernels also work unchanged on views of a flat
+ * buffer should a model allocate them that way.
  *
  * State tensors are created lazily on the first step (zero-filled on the GPU; SGD's momentum
  * buffer is written by the first step itself, as torch clones the gradient into it) and are
