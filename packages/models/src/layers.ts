@@ -111,6 +111,16 @@ export class BatchNorm extends Layer {
   }
 
   forward(t: Tape, x: Var): Var {
+    return this.forwardFused(t, x, false);
+  }
+
+  /** A following ReLU runs in the batch norm's own pass (K.batchNorm's `relu`). */
+  override forwardThrough(t: Tape, x: Var, next: Layer): Var | null {
+    return next instanceof ReLU ? this.forwardFused(t, x, true) : null;
+  }
+
+  /** The forward pass, with `relu` applying a following ReLU in the same pass. */
+  private forwardFused(t: Tape, x: Var, relu: boolean): Var {
     if (t.training) this.batchesTracked++;
     if (x.shape[1] !== this.channels) {
       throw new OpInputError('batch_norm', `x with ${this.channels} channels (dim 1)`, `[${x.shape.join(', ')}]`);
@@ -122,6 +132,7 @@ export class BatchNorm extends Layer {
       runningVar: this.getBuffer('running_var'),
       momentum: this.momentum,
       eps: this.eps,
+      relu,
     });
   }
 

@@ -6,7 +6,7 @@ import { Adam } from '@crnn/kernels';
 import { loadCase, runCase } from '@crnn/kernels/golden';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tape } from './autograd.js';
-import type { Recognizer } from './crnn.js';
+import type { CrnnModel, Recognizer } from './crnn.js';
 import { modelGoldenHandlers } from './golden.js';
 import * as F from './ops.js';
 import { buildModel, ZOO } from './zoo.js';
@@ -116,6 +116,48 @@ describe('models', () => {
     const c = loadCase(join(goldenDir, 'crnn_tiny_dev.json'));
     const r = await runCase(rt, c, modelGoldenHandlers);
     expect(r.ok, r.message).toBe(true);
+  });
+
+  it('a BatchNorm followed by a ReLU runs as one pass: the same bits as apart, training and eval, and nothing leaks', async () => {
+    // crnn-lite is conv -> BatchNorm -> ReLU four times (Sequential.fuse).
+    const images = new Rng(8).fillUniform(2 * 32 * 48, 0, 1);
+    const shape = [2, 1, 32, 48];
+    const run = async (fuse: boolean) => {
+      const model = buildModel(rt, 'crnn-lite', {}, 5) as CrnnModel;
+      model.cnn.fuse = fuse;
+      const out: Float32Array[] = [];
+      const dispatches: number[] = [];
+      let live = 0;
+      for (let s = 0; s < 3; s++) {
+        const tape = new Tape(rt, true, true, 11);
+        const d0 = rt.stats().dispatches;
+        const logits = model.forward(tape, tape.constant(rt.upload(images, shape)));
+        dispatches.push(rt.stats().dispatches - d0);
+        const [T, N] = logits.shape as [number, number];
+        const loss = F.ctcLoss(tape, logits, { targets: [1, 2, 3, 4], inputLengths: new Array<number>(N).fill(T), targetLengths: [2, 2] });
+        model.zeroGrad();
+        tape.backward(loss);
+        if (s === 0) out.push(...(await rt.readMany([logits.value, loss.value, ...model.parameters().map((p) => p.grad!), ...model.namedBuffers().map(([, b]) => b)])));
+        tape.dispose();
+        model.zeroGrad();
+        if (s === 1) live = rt.pool.counters.bytesLive;
+        if (s === 2) expect(rt.pool.counters.bytesLive, `pool after step 3, fuse ${fuse}`).toBe(live);
+      }
+      const ev = new Tape(rt, false, false);
+      out.push(await rt.read(model.forward(ev, ev.constant(rt.upload(images, shape))).value));
+      ev.dispose();
+      model.dispose();
+      return { out, dispatches: dispatches[0]! };
+    };
+    const [apart, fused] = [await run(false), await run(true)];
+    // Four relu forward dispatches fewer (the relu backward still runs, inside batchNormBackward).
+    expect(fused.dispatches).toBe(apart.dispatches - 4);
+    expect(fused.out.length).toBe(apart.out.length);
+    apart.out.forEach((a, k) => {
+      const b = fused.out[k]!;
+      const i = a.findIndex((v, j) => !Object.is(v, b[j]));
+      expect(i, `output ${k}: index ${i}, fused ${b[i]}, apart ${a[i]}`).toBe(-1);
+    });
   });
 
   it('frees every intermediate of a training step (pool counters)', async () => {

@@ -135,10 +135,23 @@ export abstract class Layer extends Module {
   abstract forward(tape: Tape, x: Var): Var;
   /** Output shape for an input shape, for summaries (batch dimension included). */
   abstract outputShape(input: readonly number[]): number[];
+  /**
+   * This layer's forward followed by `next`'s as one fused op with the same values and
+   * gradients, or null where this layer cannot fuse `next` (the default). Sequential asks.
+   */
+  forwardThrough(_tape: Tape, _x: Var, _next: Layer): Var | null {
+    return null;
+  }
 }
 
 export class Sequential extends Layer {
   readonly layers: Layer[];
+  /**
+   * Whether forward lets a layer fuse the one after it (forwardThrough: a BatchNorm followed
+   * by a ReLU runs as one pass). The same values and gradients either way (tested); false
+   * for comparisons.
+   */
+  fuse = true;
 
   constructor(rt: Runtime, layers: Layer[]) {
     super(rt);
@@ -148,7 +161,17 @@ export class Sequential extends Layer {
 
   forward(tape: Tape, x: Var): Var {
     let h = x;
-    for (const l of this.layers) h = l.forward(tape, h);
+    for (let i = 0; i < this.layers.length; i++) {
+      const l = this.layers[i]!;
+      const next = this.layers[i + 1];
+      const fused = this.fuse && next ? l.forwardThrough(tape, h, next) : null;
+      if (fused) {
+        h = fused;
+        i++; // next ran inside the fused op
+      } else {
+        h = l.forward(tape, h);
+      }
+    }
     return h;
   }
 

@@ -71,6 +71,8 @@ export interface BatchNormArgs {
   runningVar?: Tensor;
   momentum?: number;
   eps?: number;
+  /** relu(batch norm) in one forward pass (the bits of the two ops apart). */
+  relu?: boolean;
 }
 
 /** Batch norm: batch statistics in training (running stats updated in place), running ones in eval. */
@@ -83,15 +85,14 @@ export function batchNorm(t: Tape, x: Var, a: BatchNormArgs): Var {
     training: t.training,
     ...(a.momentum !== undefined ? { momentum: a.momentum } : {}),
     ...(a.eps !== undefined ? { eps: a.eps } : {}),
+    ...(a.relu ? { relu: true } : {}),
   });
   t.own(saved.mean);
   t.own(saved.invstd);
   return t.op1([x, a.weight, a.bias], y, (g) => {
-    const r = K.batchNormBackward(t.rt, g, x.value, saved, a.weight?.value, {
-      x: x.requiresGrad,
-      weight: !!a.weight?.requiresGrad,
-      bias: !!a.bias?.requiresGrad,
-    });
+    const need = { x: x.requiresGrad, weight: !!a.weight?.requiresGrad, bias: !!a.bias?.requiresGrad };
+    // With relu fused, the backward masks g by this op's output y first (relu's backward).
+    const r = K.batchNormBackward(t.rt, g, x.value, saved, a.weight?.value, need, y);
     return [r.dx, r.dweight, r.dbias];
   });
 }

@@ -4,6 +4,8 @@
 // over x viewed as [N, C, S], so element i is in channel (i / S) % C. Invocations i < C
 // also store the saved statistics of channel i (mean = running_mean, invstd) for the
 // backward pass: x has N*C*S >= C elements, so every channel has such an invocation.
+// relu = 1 applies relu to y as elementwise/unary.wgsl does (a NaN stays): batch norm
+// followed by relu, in one pass.
 // The 1-D index is folded into a 2-D grid by Runtime.grid(): i = gid.x + gid.y * nwg.x * WG.
 override WG: u32 = 256;
 
@@ -14,6 +16,7 @@ struct Params {
   eps: f32,
   has_weight: u32, // uniform flags (0 / 1): one pipeline for every combination
   has_bias: u32,
+  relu: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -39,5 +42,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (params.has_weight == 1u) { scale *= weight[ch]; }
   var shift = 0.0;
   if (params.has_bias == 1u) { shift = bias[ch]; }
-  y[i] = (x[i] - running_mean[ch]) * scale + shift;
+  let v = (x[i] - running_mean[ch]) * scale + shift;
+  var r = v;
+  if (params.relu == 1u) {
+    r = select(0.0, v, v > 0.0);
+    if ((bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u) { r = v; }
+  }
+  y[i] = r;
 }

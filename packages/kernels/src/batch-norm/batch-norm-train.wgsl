@@ -4,7 +4,9 @@
 //   pass 1: mean = sum(x) / M
 //   pass 2: var = (sum(d^2) - sum(d)^2 / M) / M with d = x - mean (the corrected two-pass
 //           algorithm: the second term removes the rounding error of the mean)
-//   pass 3: y = (x - mean) * invstd * weight + bias, invstd = 1 / sqrt(var + eps)
+//   pass 3: y = (x - mean) * invstd * weight + bias, invstd = 1 / sqrt(var + eps); with
+//           relu = 1 then y = relu(y), as elementwise/unary.wgsl computes it (a NaN stays),
+//           so the fused op has the bits of batch norm followed by relu
 // Every pass is strided over the workgroup (invocation lid takes elements lid, lid + WG,
 // ...), and the WG partial sums are combined in workgroup memory in two levels of 16, so
 // each sum is a short serial run (M / WG terms) and then sums of 16 and WG / 16 partials,
@@ -38,6 +40,7 @@ struct Params {
   has_weight: u32,
   has_bias: u32,
   update_running: u32,
+  relu: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -147,7 +150,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let f = finish(lid, ch, mean, wg_sum(lid, s2));
   for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
     let o = offset(k, ch);
-    y[o] = (x[o] - mean) * f.x + f.y;
+    y[o] = act4(vec4((x[o] - mean) * f.x + f.y)).x;
   }
 }
 
@@ -156,6 +159,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
 fn hsum(v: vec4<f32>) -> f32 {
   return (v.x + v.y) + (v.z + v.w);
+}
+
+// relu as unary.wgsl's forward4: max with 0, a NaN (tested on the bits) passed through.
+fn act4(v: vec4<f32>) -> vec4<f32> {
+  if (params.relu == 0u) { return v; }
+  let z = vec4(0.0);
+  return select(select(z, v, v > z), v, (bitcast<vec4<u32>>(v) & vec4(0x7fffffffu)) > vec4(0x7f800000u));
 }
 
 @compute @workgroup_size(WG)
@@ -179,6 +189,6 @@ fn main4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) li
   let f = finish(lid, ch, mean, wg_sum(lid, vec2<f32>(hsum(sd), hsum(sdd))));
   for (var k = cursor_start(lid); k.nn < params.n; k = cursor_next(k)) {
     let o = offset(k, ch);
-    y4[o] = (x4[o] - mean) * f.x + f.y;
+    y4[o] = act4((x4[o] - mean) * f.x + f.y);
   }
 }

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { OpInputError, Rng, Runtime, type Tensor } from '@crnn/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCase, runCase } from '../golden/golden.js';
+import { unary, unaryBackward } from '../elementwise/elementwise.js';
 import { asF32, assertClose, dot, finiteDiff, randomArray } from '../testing.js';
 import { batchNorm2dGolden } from './batch-norm.golden.js';
 import { batchNorm, batchNormBackward, type BatchNormOptions } from './batch-norm.js';
@@ -165,6 +166,44 @@ describe('batch_norm', () => {
     expect(Array.from(e!)).toEqual(Array.from(f));
   });
 
+  it('relu fused into the forward: the bits of batch norm then relu, forward and backward', async () => {
+    const rng = new Rng(37);
+    // vec4 rows (S = 12) and float rows (S = 5), training and eval; a NaN in channel 0.
+    for (const shape of [[3, 4, 3, 4], [4, 3, 5]]) {
+      for (const training of [true, false]) {
+        const [, c] = nsc(shape);
+        const xs = asF32(randomArray(rng, size(shape), -2, 2));
+        xs[1] = NaN;
+        const x = rt.upload(xs, shape);
+        const dy = rt.upload(asF32(randomArray(rng, size(shape))), shape);
+        const opts = (relu: boolean): BatchNormOptions => ({
+          training,
+          weight: rt.upload(asF32(randomArray(new Rng(1), c, 0.5, 1.5)), [c]),
+          bias: rt.upload(asF32(randomArray(new Rng(2), c, -0.5, 0.5)), [c]),
+          runningMean: rt.upload(asF32(randomArray(new Rng(3), c, -0.2, 0.2)), [c]),
+          runningVar: rt.upload(asF32(randomArray(new Rng(4), c, 0.5, 2)), [c]),
+          relu,
+        });
+        const oa = opts(false);
+        const a = batchNorm(rt, x, oa);
+        const ya = unary(rt, 'relu', a.y);
+        const ga = batchNormBackward(rt, unaryBackward(rt, 'relu', dy, ya), x, a.saved, oa.weight);
+        const ob = opts(true);
+        const b = batchNorm(rt, x, ob);
+        expect(b.saved.relu).toBe(true);
+        const gb = batchNormBackward(rt, dy, x, b.saved, ob.weight, undefined, b.y);
+        const got = await rt.readMany([ya, b.y, ga.dx!, gb.dx!, ga.dweight!, gb.dweight!, ga.dbias!, gb.dbias!, oa.runningVar!, ob.runningVar!]);
+        const names = ['y', 'dx', 'dweight', 'dbias', 'running_var'];
+        for (let k = 0; k < names.length; k++) {
+          const [u, v] = [Array.from(got[2 * k]!), Array.from(got[2 * k + 1]!)];
+          const i = u.findIndex((e, j) => !Object.is(e, v[j]));
+          expect(i, `${names[k]} [${shape}] training=${training}: index ${i}, fused ${v[i]}, apart ${u[i]}`).toBe(-1);
+        }
+        expect(Array.from(got[1]!).some((e) => e === 0) && Array.from(got[1]!).some((e) => e > 0)).toBe(true);
+      }
+    }
+  });
+
   it('propagates NaN within its channel and never hangs', async () => {
     const shape = [2, 2, 2, 3];
     const xs = Float64Array.from({ length: 24 }, (_, i) => Math.sin(i));
@@ -222,6 +261,8 @@ describe('batch_norm', () => {
       [() => batchNormBackward(rt, x, x, { ...saved, mean: rt.zeros([2]) }), /batch_norm_backward: expected saved.mean of shape \[3\]/],
       [() => batchNormBackward(rt, x, x, { ...saved, invstd: rt.zeros([4]) }), /batch_norm_backward: expected saved.invstd of shape \[3\]/],
       [() => batchNormBackward(rt, x, x, saved, rt.zeros([2])), /batch_norm_backward: expected weight of shape \[3\]/],
+      [() => batchNormBackward(rt, x, x, { ...saved, relu: true }), /batch_norm_backward: expected the forward output y \(the forward fused relu\), found none/],
+      [() => batchNormBackward(rt, x, x, { ...saved, relu: true }, undefined, undefined, rt.zeros([2, 3, 4])), /batch_norm_backward: expected y of shape \[2, 3, 4, 4\]/],
     ];
     bad.forEach(([f, re], i) => {
       expect(f, `hostile case ${i}`).toThrow(OpInputError);

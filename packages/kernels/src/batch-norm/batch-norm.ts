@@ -3,6 +3,7 @@ import { expectDType, expectNonEmpty, expectRank, expectSameShape, expectShape }
 import trainSrc from './batch-norm-train.wgsl.js';
 import evalSrc from './batch-norm-eval.wgsl.js';
 import backwardSrc from './batch-norm-backward.wgsl.js';
+import { unaryBackward } from '../elementwise/elementwise.js';
 
 export interface BatchNormOptions {
   /** Per-channel scale gamma [C]; absent means 1 (no affine scale). */
@@ -21,6 +22,12 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance under the square root. Default 1e-5. */
   eps?: number;
+  /**
+   * Applies relu to the output in the same pass: batch norm followed by relu, with the same
+   * bits as the two ops apart, one read and write of the map fewer. The backward is relu's
+   * (elementwise `unaryBackward('relu', dy, y)` on this y), then batchNormBackward.
+   */
+  relu?: boolean;
 }
 
 /** What the backward pass needs from the forward pass. The caller disposes mean and invstd. */
@@ -31,6 +38,8 @@ export interface BatchNormSaved {
   invstd: Tensor;
   /** The mode of the forward pass: the backward pass differs. */
   training: boolean;
+  /** Whether the forward pass applied relu (`BatchNormOptions.relu`): run relu's backward first. */
+  relu?: boolean;
 }
 
 export interface BatchNormResult {
@@ -121,13 +130,14 @@ export function batchNorm(rt: Runtime, x: Tensor, o: BatchNormOptions): BatchNor
   const mean = rt.empty([c]);
   const invstd = rt.empty([c]);
   const y = rt.empty(x.shape);
-  const saved = { mean, invstd, training: o.training };
+  const relu = o.relu === true;
+  const saved = { mean, invstd, training: o.training, relu };
 
   if (!o.training) {
     const WG = 256;
     rt.dispatch({
       kernel: { name: 'batch_norm_eval', code: evalSrc, constants: { WG } },
-      params: [x.size, c, s, f32(eps), hasW, hasB],
+      params: [x.size, c, s, f32(eps), hasW, hasB, relu ? 1 : 0],
       bindings: [x, y, mean, invstd, o.weight ?? rt.placeholder, o.bias ?? rt.placeholder, o.runningMean!, o.runningVar!],
       workgroups: rt.grid(x.size, WG),
     });
@@ -144,7 +154,7 @@ export function batchNorm(rt: Runtime, x: Tensor, o: BatchNormOptions): BatchNor
   const s4 = vec4Rows(s) ? s / 4 : s;
   rt.dispatch({
     kernel: { name: s4 === s ? 'batch_norm_train' : 'batch_norm_train_vec4', code: trainSrc, entryPoint: s4 === s ? 'main' : 'main4', constants: { WG } },
-    params: [n, c, s4, Math.floor(WG / s4), WG % s4, f32(m), f32(eps), f32(momentum), f32(m / (m - 1)), hasW, hasB, update ? 1 : 0],
+    params: [n, c, s4, Math.floor(WG / s4), WG % s4, f32(m), f32(eps), f32(momentum), f32(m / (m - 1)), hasW, hasB, update ? 1 : 0, relu ? 1 : 0],
     bindings: [x, y, mean, invstd, o.weight ?? rt.placeholder, o.bias ?? rt.placeholder, rm, rv],
     workgroups: c,
   });
@@ -159,7 +169,8 @@ export function batchNorm(rt: Runtime, x: Tensor, o: BatchNormOptions): BatchNor
  * Gradients of batchNorm for upstream dy (same shape as x), in the mode the forward pass
  * ran in (saved.training): dx, and the per-channel dweight = sum(dy * xhat) and
  * dbias = sum(dy) [C]. `weight` is the forward's weight (absent: 1). Returns only what
- * `need` asks for.
+ * `need` asks for. When the forward fused relu (saved.relu), `y` is its output and relu's
+ * backward runs first (dy masked where y <= 0), as the two ops apart would.
  */
 export function batchNormBackward(
   rt: Runtime,
@@ -168,6 +179,7 @@ export function batchNormBackward(
   saved: BatchNormSaved,
   weight?: Tensor,
   need: { x?: boolean; weight?: boolean; bias?: boolean } = { x: true, weight: true, bias: true },
+  y?: Tensor,
 ): BatchNormGrads {
   const op = 'batch_norm_backward';
   const { n, c, s } = layout(op, x);
@@ -178,8 +190,33 @@ export function batchNormBackward(
   expectChannelVector(op, 'saved.invstd', saved.invstd, c);
   expectChannelVector(op, 'weight', weight, c);
   expectChannelsFit(rt, op, c);
+  if (saved.relu) {
+    if (!y) throw new OpInputError(op, 'the forward output y (the forward fused relu)', 'none');
+    expectSameShape(op, ['x', x], ['y', y]);
+    expectDType(op, 'y', y, 'f32');
+  }
   const out: BatchNormGrads = {};
   if (!need.x && !need.weight && !need.bias) return out;
+  // The fused relu's backward first: its output is dy for the rest, dropped after recording.
+  const g = saved.relu ? unaryBackward(rt, 'relu', dy, y!) : dy;
+  const grads = recordBackward(rt, g, x, saved, weight, need, n, c, s);
+  if (g !== dy) g.dispose();
+  return grads;
+}
+
+/** The batch norm backward dispatch proper (validated by batchNormBackward). */
+function recordBackward(
+  rt: Runtime,
+  dy: Tensor,
+  x: Tensor,
+  saved: BatchNormSaved,
+  weight: Tensor | undefined,
+  need: { x?: boolean; weight?: boolean; bias?: boolean },
+  n: number,
+  c: number,
+  s: number,
+): BatchNormGrads {
+  const out: BatchNormGrads = {};
   const m = n * s;
   const WG = wgFor(m);
   // dweight / dbias come with the reduction at no extra cost; unneeded ones are dropped
