@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCase, runCase } from '../golden/golden.js';
 import { asF32, assertClose, compareClose, dot, finiteDiff, randomArray } from '../testing.js';
 import { ctcBeamSearch, ctcPrefixBeamSearch } from './ctc-beam-search.js';
-import { ctcGreedyDecode, ctcGreedyDecodeSequences, ctcLoss, ctcLossForward, ctcMinFrames, readCtcGreedy, type CtcReduction } from './ctc.js';
+import { ctcGreedyDecode, ctcGreedyDecodeSequences, ctcLoss, ctcLossForward, ctcMinFrames, ctcTuning, readCtcGreedy, type CtcReduction } from './ctc.js';
 import { ctcLossGolden } from './ctc.golden.js';
 import { ctcAlphaBetaRef, ctcBestLabelingRef, ctcBruteForceNll, ctcGreedyDecodeRef, ctcLossRef, logSoftmaxRef, targetOf } from './ctc.ref.js';
 
@@ -146,6 +146,37 @@ describe('ctc_loss on the GPU', () => {
         for (const t of [x, r.loss, r.nll, r.grad]) t.dispose();
         if (tgt instanceof Tensor) tgt.dispose();
       }
+    }
+  });
+
+  it('per-row kernels: one invocation per row (software adapters) gives the bits of a workgroup per row', async () => {
+    const rng = new Rng(13);
+    // C > 64 and 2S + 1 > 64 (the lanes' strided loops), a NaN, an infeasible sample under
+    // zeroInfinity (zero gradient rows), frames past a short input.
+    for (const [T, N, C, S] of [[12, 4, 6, 5], [9, 3, 100, 4], [50, 2, 7, 40]] as Array<[number, number, number, number]>) {
+      const p = problem(rng, T, N, C, S);
+      p.logits[(1 * N + 0) * C + 2] = NaN;
+      p.inputLengths[N - 1] = 1;
+      p.targetLengths[N - 1] = Math.min(S, 2);
+      const x = rt.upload(p.logits, [T, N, C]);
+      const run = async (serial: boolean) => {
+        ctcTuning.serialRows = serial;
+        try {
+          const r = ctcLoss(rt, x, p.targets, p.inputLengths, p.targetLengths, { reduction: 'none', zeroInfinity: true });
+          const out = (await rt.readMany([r.loss, r.nll, r.grad])).map((a) => Array.from(a));
+          for (const t of [r.loss, r.nll, r.grad]) t.dispose();
+          return out;
+        } finally {
+          ctcTuning.serialRows = null;
+        }
+      };
+      const [a, b] = [await run(false), await run(true)];
+      ['loss', 'nll', 'grad'].forEach((name, k) => {
+        const i = a[k]!.findIndex((v, j) => !Object.is(v, b[k]![j]));
+        expect(i, `T${T} N${N} C${C} S${S} ${name}: index ${i}, serial ${b[k]![i]}, workgroup ${a[k]![i]}`).toBe(-1);
+      });
+      expect(a[2]!.some(Number.isNaN) && a[2]!.some((v) => v !== 0 && Number.isFinite(v))).toBe(true);
+      x.dispose();
     }
   });
 

@@ -10,7 +10,7 @@
  * value; 0 with `zeroInfinity`) and a zero gradient, and `nll` tells which sample it was.
  * Out-of-range labels in a target tensor make that sample's loss NaN.
  */
-import { f32, OpInputError, type Runtime, type Tensor } from '@crnn/core';
+import { f32, OpInputError, type Kernel, type Runtime, type Tensor } from '@crnn/core';
 import { expectDType, expectNonEmpty, expectRank, isTensor } from '../validate.js';
 import logSoftmaxSrc from './ctc-log-softmax.wgsl.js';
 import alphaBetaSrc from './ctc-alpha-beta.wgsl.js';
@@ -19,6 +19,14 @@ import reduceSrc from './ctc-reduce.wgsl.js';
 import greedySrc from './ctc-greedy.wgsl.js';
 
 export type CtcReduction = 'mean' | 'sum' | 'none';
+
+/**
+ * How the per-(t, n)-row kernels (log_softmax, the gradient) run: null (default) picks by
+ * adapter: one invocation per row on a software adapter, where each workgroup's barriers
+ * cost ~8 us, one workgroup per row elsewhere. Both give the same bits (tested); tests and
+ * measurements set it.
+ */
+export const ctcTuning: { serialRows: boolean | null } = { serialRows: null };
 const REDUCTION_CODE: Record<CtcReduction, number> = { none: 0, sum: 1, mean: 2 };
 
 export interface CtcLossOptions {
@@ -170,12 +178,11 @@ function run(
   const lens = rt.upload(lensHost, [2, N], 'i32');
   const tgt = isTensor(targets) ? targets : rt.upload(Int32Array.from(targets), [N, S], 'i32');
   const logp = rt.empty([T, N, C]);
-  rt.dispatch({
-    kernel: { name: 'ctc_log_softmax', code: logSoftmaxSrc },
-    params: [T * N, C],
-    bindings: [logits, logp],
-    workgroups: rt.grid(T * N, 1),
-  });
+  const serial = ctcTuning.serialRows ?? rt.info.isSoftware;
+  // Per (t, n) row: a workgroup, or one invocation (`serial`) with the same bits.
+  const rowKernel = (name: string, code: string): { kernel: Kernel; workgroups: [number, number] } =>
+    serial ? { kernel: { name: `${name}_serial`, code, entryPoint: 'serial' }, workgroups: rt.grid(T * N, 64) } : { kernel: { name, code }, workgroups: rt.grid(T * N, 1) };
+  rt.dispatch({ ...rowKernel('ctc_log_softmax', logSoftmaxSrc), params: [T * N, C], bindings: [logits, logp] });
   const alpha = rt.empty([N, T, L]);
   const beta = needGrad ? rt.empty([N, T, L]) : rt.placeholder;
   const nll = rt.empty([N]);
@@ -198,10 +205,9 @@ function run(
     const scale = rt.upload(scales, [N]);
     grad = rt.empty([T, N, C]);
     rt.dispatch({
-      kernel: { name: 'ctc_grad', code: gradSrc },
+      ...rowKernel('ctc_grad', gradSrc),
       params: [T * N, N, C, S, L, T, blank, f32(-Infinity), f32(NaN)],
       bindings: [logp, tgt, lens, alpha, beta, nll, scale, grad],
-      workgroups: rt.grid(T * N, 1),
     });
     scale.dispose();
     beta.dispose();
