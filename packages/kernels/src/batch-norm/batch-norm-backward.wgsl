@@ -35,52 +35,7 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> dweight: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dbias: array<f32>;
 
-var<workgroup> red: array<vec2<f32>, WG>;
-var<workgroup> red2: array<vec2<f32>, WG / 16u>;
-
-struct Cursor {
-  nn: u32,
-  ss: u32,
-}
-
-fn cursor_start(lid: u32) -> Cursor {
-  return Cursor(lid / params.s, lid % params.s);
-}
-
-// k += WG as (nn, ss) += (WG / S, WG % S) with one carry.
-fn cursor_next(k: Cursor) -> Cursor {
-  var r = Cursor(k.nn + params.step_n, k.ss + params.step_s);
-  if (r.ss >= params.s) {
-    r.ss -= params.s;
-    r.nn += 1u;
-  }
-  return r;
-}
-
-fn offset(k: Cursor, ch: u32) -> u32 {
-  return (k.nn * params.c + ch) * params.s + k.ss;
-}
-
-// Sum of v over the workgroup, returned to every invocation; call from uniform control
-// flow. Two levels with one barrier each instead of a log2(WG)-step tree: the first WG / 16
-// invocations each add 16 consecutive partials, then every invocation adds those WG / 16
-// sums itself (a broadcast without a further barrier). Few barriers keep the shader cheap
-// to compile and run on CPU drivers, where each barrier splits the shader. The last
-// barrier keeps red2 intact until everyone has read it, since a next call overwrites it.
-fn wg_sum(lid: u32, v: vec2<f32>) -> vec2<f32> {
-  red[lid] = v;
-  workgroupBarrier();
-  if (lid < WG / 16u) {
-    var t = vec2<f32>(0.0, 0.0);
-    for (var j = 0u; j < 16u; j++) { t += red[lid * 16u + j]; }
-    red2[lid] = t;
-  }
-  workgroupBarrier();
-  var r = vec2<f32>(0.0, 0.0);
-  for (var j = 0u; j < WG / 16u; j++) { r += red2[j]; }
-  workgroupBarrier();
-  return r;
-}
+//!include "batch-norm-common.inc.wgsl"
 
 // vec2(mean_dy, mean_dy_xhat) and scale = invstd * weight from the two sums; invocation 0
 // writes dbias and dweight. Shared by both entry points.
@@ -133,10 +88,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 @group(0) @binding(1) var<storage, read> dy4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> dx4: array<vec4<f32>>;
-
-fn hsum(v: vec4<f32>) -> f32 {
-  return (v.x + v.y) + (v.z + v.w);
-}
 
 @compute @workgroup_size(WG)
 fn main4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {

@@ -29,6 +29,8 @@ struct Params {
 @group(0) @binding(7) var<storage, read> running_mean: array<f32>;
 @group(0) @binding(8) var<storage, read> running_var: array<f32>;
 
+//!include "../elementwise/nan.inc.wgsl"
+
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
@@ -43,10 +45,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var shift = 0.0;
   if (params.has_bias == 1u) { shift = bias[ch]; }
   let v = (x[i] - running_mean[ch]) * scale + shift;
-  var r = v;
   if (params.relu == 1u) {
-    r = select(0.0, v, v > 0.0);
-    if ((bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u) { r = v; }
+    y[i] = relu4(vec4(v)).x;
+  } else {
+    y[i] = v;
   }
-  y[i] = r;
 }

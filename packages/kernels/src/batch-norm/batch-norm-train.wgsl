@@ -53,53 +53,8 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> running_mean: array<f32>;
 @group(0) @binding(8) var<storage, read_write> running_var: array<f32>;
 
-var<workgroup> red: array<vec2<f32>, WG>;
-var<workgroup> red2: array<vec2<f32>, WG / 16u>;
-
-// Position (nn, ss) of the channel's k-th element, k = nn * S + ss. Stepping k by WG is
-// done without a division per element: add (WG / S, WG % S) and carry once.
-struct Cursor {
-  nn: u32,
-  ss: u32,
-}
-
-fn cursor_start(lid: u32) -> Cursor {
-  return Cursor(lid / params.s, lid % params.s);
-}
-
-fn cursor_next(k: Cursor) -> Cursor {
-  var r = Cursor(k.nn + params.step_n, k.ss + params.step_s);
-  if (r.ss >= params.s) {
-    r.ss -= params.s;
-    r.nn += 1u;
-  }
-  return r;
-}
-
-fn offset(k: Cursor, ch: u32) -> u32 {
-  return (k.nn * params.c + ch) * params.s + k.ss;
-}
-
-// Sum of v over the workgroup, returned to every invocation; call from uniform control
-// flow. Two levels with one barrier each instead of a log2(WG)-step tree: the first WG / 16
-// invocations each add 16 consecutive partials, then every invocation adds those WG / 16
-// sums itself (a broadcast without a further barrier). Few barriers keep the shader cheap
-// to compile and run on CPU drivers, where each barrier splits the shader. The last
-// barrier keeps red2 intact until everyone has read it, since a next call overwrites it.
-fn wg_sum(lid: u32, v: vec2<f32>) -> vec2<f32> {
-  red[lid] = v;
-  workgroupBarrier();
-  if (lid < WG / 16u) {
-    var t = vec2<f32>(0.0, 0.0);
-    for (var j = 0u; j < 16u; j++) { t += red[lid * 16u + j]; }
-    red2[lid] = t;
-  }
-  workgroupBarrier();
-  var r = vec2<f32>(0.0, 0.0);
-  for (var j = 0u; j < WG / 16u; j++) { r += red2[j]; }
-  workgroupBarrier();
-  return r;
-}
+//!include "batch-norm-common.inc.wgsl"
+//!include "../elementwise/nan.inc.wgsl"
 
 // Everything after the two sums, shared by both entry points: the variance (clamped), the
 // saved statistics and the running update (invocation 0), and vec2(scale, shift) for
@@ -157,15 +112,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y4: array<vec4<f32>>;
 
-fn hsum(v: vec4<f32>) -> f32 {
-  return (v.x + v.y) + (v.z + v.w);
-}
-
-// relu as unary.wgsl's forward4: max with 0, a NaN (tested on the bits) passed through.
+// The fused relu (params.relu), nan.inc.wgsl's relu4 as unary.wgsl applies it.
 fn act4(v: vec4<f32>) -> vec4<f32> {
   if (params.relu == 0u) { return v; }
-  let z = vec4(0.0);
-  return select(select(z, v, v > z), v, (bitcast<vec4<u32>>(v) & vec4(0x7fffffffu)) > vec4(0x7f800000u));
+  return relu4(v);
 }
 
 @compute @workgroup_size(WG)

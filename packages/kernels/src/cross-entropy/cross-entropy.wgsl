@@ -49,13 +49,7 @@ const LOWEST: f32 = -0x1.fffffep+127f;
 var<workgroup> red_sum: array<f32, WG>;
 var<workgroup> red_cnt: array<u32, WG>;
 
-fn is_nan(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
-
-fn max_nan(a: f32, b: f32) -> f32 {
-  return select(select(max(a, b), b, is_nan(b)), a, is_nan(a));
-}
+//!include "../elementwise/nan.inc.wgsl"
 
 fn row_base(r: u32) -> u32 {
   let o = r / params.inner;

@@ -46,18 +46,7 @@ struct Params {
 
 var<workgroup> red: array<f32, WG>;
 
-fn lse(a: f32, b: f32) -> f32 {
-  let m = max(a, b);
-  // Both -inf: exp(a - m) would be exp(NaN). A NaN operand falls through and stays NaN.
-  if (m == params.neg_inf) { return params.neg_inf; }
-  return m + log(exp(a - m) + exp(b - m));
-}
-
-fn ext_label(n: u32, s: u32) -> u32 {
-  if ((s & 1u) == 0u) { return params.blank; }
-  // A negative target becomes a huge u32 and lands in emit()'s out-of-range branch.
-  return u32(targets[n * params.s_max + (s >> 1u)]);
-}
+//!include "ctc-common.inc.wgsl"
 
 fn emit(t: u32, n: u32, lab: u32) -> f32 {
   if (lab >= params.c) { return params.nan; }

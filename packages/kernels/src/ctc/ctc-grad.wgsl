@@ -42,21 +42,12 @@ struct Params {
 @group(0) @binding(7) var<storage, read> scale: array<f32>;     // [N]
 @group(0) @binding(8) var<storage, read_write> grad: array<f32>; // [T, N, C]
 
-fn lse(a: f32, b: f32) -> f32 {
-  let m = max(a, b);
-  if (m == params.neg_inf) { return params.neg_inf; }
-  return m + log(exp(a - m) + exp(b - m));
-}
+//!include "ctc-common.inc.wgsl"
 
 var<workgroup> red: array<f32, WG>;
 
 fn label(n: u32, j: u32) -> u32 {
   return u32(targets[n * params.s_max + j]);
-}
-
-fn ext_label(n: u32, s: u32) -> u32 {
-  if ((s & 1u) == 0u) { return params.blank; }
-  return label(n, s >> 1u);
 }
 
 // Where row r works: frame t of sample n; the first element of its [C] row; the sample's

@@ -20,10 +20,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> tokens: array<i32>;   // [N, T]
 @group(0) @binding(4) var<storage, read_write> lengths: array<i32>;  // [N]
 
-// Tested on the bits: compilers may fold `v != v` to false under no-NaN assumptions.
-fn is_nan(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
+//!include "../elementwise/nan.inc.wgsl"
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

@@ -41,10 +41,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> argmax: array<i32>;
 
-// Tested on the bits: compilers may fold `v != v` to false.
-fn is_nan(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
+//!include "../elementwise/nan.inc.wgsl"
 
 // Where invocation i of `main` / `pairs` works: block ob of OPT outputs in output row oh of
 // plane `plane`; window rows [hs, h1) in input coordinates (the start may be negative with
@@ -151,10 +148,6 @@ fn pairs(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> argmax4: array<vec4<i32>>;
-
-fn is_nan4(v: vec4<f32>) -> vec4<bool> {
-  return (bitcast<vec4<u32>>(v) & vec4(0x7fffffffu)) > vec4(0x7f800000u);
-}
 
 @compute @workgroup_size(WG)
 fn columns4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -264,10 +257,6 @@ fn rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 // left out, as it never changes best (a NaN replaces itself with the same index).
 @group(0) @binding(2) var<storage, read_write> y2: array<vec2<f32>>;
 @group(0) @binding(3) var<storage, read_write> argmax2: array<vec2<i32>>;
-
-fn is_nan2(v: vec2<f32>) -> vec2<bool> {
-  return (bitcast<vec2<u32>>(v) & vec2(0x7fffffffu)) > vec2(0x7f800000u);
-}
 
 @compute @workgroup_size(RX, RY)
 fn rows2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

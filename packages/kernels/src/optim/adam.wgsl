@@ -39,10 +39,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 
-fn is_nan4(x: vec4<f32>) -> vec4<bool> {
-  // On the bits: compilers may fold `x != x`.
-  return (bitcast<vec4<u32>>(x) & vec4(0x7fffffffu)) > vec4(0x7f800000u);
-}
+//!include "../elementwise/nan.inc.wgsl"
 
 struct State {
   p: vec4<f32>,

@@ -22,8 +22,12 @@ export function partialSlots(rt: Runtime, nv: number): number {
   return Math.min(MAX_SLOTS, fill, Math.max(SOFT_MIN_SLOTS, Math.ceil(nv / (WG * SOFT_PER))));
 }
 
-/** vec4s per invocation of `scale4` (as for the elementwise kernels). */
-const scalePer = (rt: Runtime) => (rt.info.isSoftware ? 4 : 1);
+/**
+ * vec4s per invocation of the elementwise-shaped vec4 kernels here and in optim.ts (`scale4`,
+ * the optimizers' `main4`): 4 on a software adapter, where fewer, longer invocations cost less
+ * (as for elementwise/unary.wgsl), 1 on GPUs.
+ */
+export const vec4sPerInvocation = (rt: Runtime) => (rt.info.isSoftware ? 4 : 1);
 
 type Entry = 'partial' | 'partial4' | 'finish' | 'scale' | 'scale4';
 const kernel = (entryPoint: Entry, per = 1): Kernel => {
@@ -86,7 +90,7 @@ export function clipGradNorm(rt: Runtime, grads: readonly Tensor[], maxNorm: num
     slot += tail;
   });
   rt.dispatch({ kernel: kernel('finish'), params: [total, 0, f32(maxNorm), 0], bindings: [partials, result], workgroups: 1 });
-  const sper = scalePer(rt);
+  const sper = vec4sPerInvocation(rt);
   for (const g of grads) {
     const nv = Math.floor(g.size / 4);
     if (nv > 0) rt.dispatch({ kernel: kernel('scale4', sper), params: [nv, 0, f32(0), 0], bindings: [g, result], workgroups: rt.grid(Math.ceil(nv / sper), WG) });

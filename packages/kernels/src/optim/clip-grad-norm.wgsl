@@ -48,9 +48,7 @@ fn is_finite(x: f32) -> bool {
   return (bitcast<u32>(x) & 0x7fffffffu) < 0x7f800000u;
 }
 
-fn is_nan(x: f32) -> bool {
-  return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
-}
+//!include "../elementwise/nan.inc.wgsl"
 
 fn add_value(a: Acc, x: f32) -> Acc {
   var r = a;

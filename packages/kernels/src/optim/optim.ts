@@ -23,15 +23,11 @@ import sgdSrc from './sgd.wgsl.js';
 import adamSrc from './adam.wgsl.js';
 import adadeltaSrc from './adadelta.wgsl.js';
 
+import { vec4sPerInvocation } from './clip-grad-norm.js';
+
 export { clipGradNorm } from './clip-grad-norm.js';
 
 const WG = 256;
-
-/**
- * vec4s per invocation of the `main4` entry points: 4 on a software adapter, where fewer,
- * longer invocations cost less (as for the elementwise kernels), 1 on GPUs.
- */
-const perInvocation = (rt: Runtime) => (rt.info.isSoftware ? 4 : 1);
 
 interface StepKernel {
   name: string;
@@ -49,7 +45,7 @@ interface StepKernel {
 function dispatchStep(rt: Runtime, k: StepKernel, n: number, vec4: boolean, params: (n: number, start: number) => Param[], bindings: Tensor[]): void {
   const body = vec4 ? n - (n % 4) : 0;
   if (body > 0) {
-    const per = perInvocation(rt);
+    const per = vec4sPerInvocation(rt);
     rt.dispatch({
       kernel: { name: `${k.name}_vec4`, code: k.code, entryPoint: 'main4', constants: { ...k.constants, WG, PER: per } },
       params: params(body / 4, 0),

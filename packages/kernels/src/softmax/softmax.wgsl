@@ -49,14 +49,7 @@ const LOWEST: f32 = -0x1.fffffep+127f;
 
 var<workgroup> red: array<f32, WG>;
 
-// Tested on the bits: compilers may fold `v != v` away under fast-math.
-fn is_nan(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
-
-fn max_nan(a: f32, b: f32) -> f32 {
-  return select(select(max(a, b), b, is_nan(b)), a, is_nan(a));
-}
+//!include "../elementwise/nan.inc.wgsl"
 
 // First element of row r, and the number of valid elements in it.
 fn row_base(r: u32) -> u32 {
