@@ -27,7 +27,8 @@ function padRef(src: Float64Array, [n, c, h, w]: number[], hp: number, wp: numbe
 
 // [shape, hp, wp, pt, pl, dh, dw]. rows4 takes dw = 1, wp % 4 = 0 and a source of a multiple
 // of 4 elements; the others run the element kernel.
-type Case = [number[], number, number, number, number, number, number, 'rows4' | 'element'];
+// 'view': nothing to pad, pad() hands back a view of the source (no dispatch).
+type Case = [number[], number, number, number, number, number, number, 'rows4' | 'element' | 'view'];
 const CASES: Case[] = [
   [[2, 4, 5, 7], 8, 12, 1, 1, 1, 1, 'rows4'], // rows of 7 start at every offset mod 4
   [[1, 4, 4, 25], 6, 28, 1, 1, 1, 1, 'rows4'], // the CRNN's 25-wide maps
@@ -38,18 +39,27 @@ const CASES: Case[] = [
   [[2, 3, 5, 7], 10, 16, 1, 1, 2, 2, 'element'], // column dilation
   [[1, 3, 4, 5], 6, 7, 1, 1, 1, 1, 'element'], // wp % 4 != 0
   [[1, 1, 3, 5], 5, 8, 1, 1, 1, 1, 'element'], // 15 source elements
+  [[2, 3, 4, 8], 4, 8, 0, 0, 1, 1, 'view'], // dw-fast's dy on whole steps: the source itself
+  [[1, 1, 3, 5], 3, 5, 0, 0, 1, 1, 'view'],
 ];
 
 describe('conv2d pad', () => {
   it('matches the reference on both entry points', async () => {
     const rng = new Rng(77);
     for (const [shape, hp, wp, pt, pl, dh, dw, path] of CASES) {
-      expect(padByRows(shape.reduce((a, b) => a * b, 1), wp, dw) ? 'rows4' : 'element').toBe(path);
+      const identity = hp === shape[2] && wp === shape[3] && pt === 0 && pl === 0 && dh === 1 && dw === 1;
+      expect(identity ? 'view' : padByRows(shape.reduce((a, b) => a * b, 1), wp, dw) ? 'rows4' : 'element').toBe(path);
       const src = asF32(randomArray(rng, shape.reduce((a, b) => a * b, 1)));
       // A pooled buffer that held other values: rows4 must write the padding too.
       rt.upload(new Float32Array(shape[0]! * shape[1]! * hp * wp).fill(7), [shape[0]! * shape[1]! * hp * wp]).dispose();
-      const out = pad(rt, rt.upload(src, shape), hp, wp, pt, pl, dh, dw);
+      const input = rt.upload(src, shape);
+      const dispatches = rt.stats().dispatches;
+      const out = pad(rt, input, hp, wp, pt, pl, dh, dw);
       expect(out.shape).toEqual([shape[0], shape[1], hp, wp]);
+      // The view shares the source's buffer and records nothing; the copies record one dispatch.
+      expect(out.buffer === input.buffer).toBe(path === 'view');
+      expect(rt.stats().dispatches - dispatches).toBe(path === 'view' ? 0 : 1);
+      input.dispose();
       assertClose(await rt.read(out), padRef(src, shape, hp, wp, pt, pl, dh, dw), { atol: 0, rtol: 0 }, `pad ${JSON.stringify([shape, hp, wp, pt, pl, dh, dw])}`);
     }
   });

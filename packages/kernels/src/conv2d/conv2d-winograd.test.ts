@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asF32, assertClose, DEFAULT_BUFFER_LIMITS, dot, finiteDiff, randomArray } from '../testing.js';
 import { conv2d, conv2dBackward, conv2dKernelFor } from './conv2d.js';
 import { conv2dBackwardRef, conv2dRef, outSize } from './conv2d.ref.js';
-import { checkAgainstRef, geom, optsOf, TOL, type G } from './conv2d.testing.js';
+import { checkAgainstRef, geom, hasFastKernels, optsOf, TOL, type G } from './conv2d.testing.js';
 import { winogradTuning } from './winograd-tuning.js';
 
 // The Winograd F(2x2, 3x3) path (conv2d-winograd.wgsl + 16 matmuls) against the float64
@@ -115,6 +115,57 @@ describe('conv2d winograd', () => {
     expect(conv2dKernelFor(rt, x, rt.zeros([64, 128, 3, 3]), { padding: 1 }, 'dx')).toBe(narrow);
     // Long reductions (K = 1152 per output), several matmul windows.
     await checkAgainstRef(rt, g, 'auto', 530, { x: true, w: true, b: false });
+  });
+
+  it('batches small plane products into one dispatch on software adapters, with the same bits as one matmul per plane', async () => {
+    // crnn-lite's 128 -> 128 layer at 2x20 (tiles of whole planes: one batched matmul each for
+    // the forward, dx and dw) and a chunked, accumulated dw with c = o = 16 (chunks of 8 tiles
+    // batch, the last, shorter chunk's planes do not lie back to back and go plane by plane).
+    const batches = rt.info.isSoftware && hasFastKernels(rt);
+    const cases: Array<[G, number]> = [
+      [[2, 128, 2, 20, 128, 3, 3, 1, 1, 1, 1], 0],
+      [[3, 16, 5, 9, 16, 3, 3, 1, 1, 1, 1], 8],
+    ];
+    for (const [i, [gg, maxTiles]] of cases.entries()) {
+      const g = geom(gg);
+      const [oh, ow] = outSize(g);
+      const rng = new Rng(560 + i);
+      const tx = rt.upload(asF32(randomArray(rng, g.n * g.c * g.h * g.w)), [g.n, g.c, g.h, g.w]);
+      const tw = rt.upload(asF32(randomArray(rng, g.o * g.c * 9)), [g.o, g.c, 3, 3]);
+      const tdy = rt.upload(asF32(randomArray(rng, g.n * g.o * oh * ow)), [g.n, g.o, oh, ow]);
+      const dw0 = rt.upload(asF32(randomArray(rng, g.o * g.c * 9)), [g.o, g.c, 3, 3]);
+      const run = async (batch: boolean) => {
+        winogradTuning.batchPlanes = batch;
+        winogradTuning.maxTiles = maxTiles;
+        try {
+          const before = rt.stats().dispatches;
+          const y = conv2d(rt, tx, tw, undefined, optsOf(g, 'winograd'));
+          const acc = rt.empty(dw0.shape);
+          rt.copy(dw0, acc);
+          const gr = conv2dBackward(rt, tdy, tx, tw, optsOf(g, 'winograd'), { x: true, w: true }, { dw: acc });
+          const dispatches = rt.stats().dispatches - before;
+          const host = await rt.readMany([y, gr.dx!, acc]);
+          for (const t of [y, gr.dx!, acc]) t.dispose();
+          return { host, dispatches };
+        } finally {
+          winogradTuning.batchPlanes = true;
+          winogradTuning.maxTiles = 0;
+        }
+      };
+      const one = await run(false);
+      const batched = await run(true);
+      ['y', 'dx', 'dw'].forEach((name, k) => {
+        const [got, want] = [batched.host[k]!, one.host[k]!];
+        for (let j = 0; j < want.length; j++) {
+          if (!Object.is(got[j], want[j])) throw new Error(`${name} ${JSON.stringify(gg)}: index ${j}: got ${got[j]}, want ${want[j]} (one matmul per plane)`);
+        }
+      });
+      if (batches) expect(batched.dispatches, JSON.stringify(gg)).toBeLessThan(one.dispatches - 15);
+      else expect(batched.dispatches).toBe(one.dispatches);
+      for (const t of [tx, tw, tdy, dw0]) t.dispose();
+    }
+    // And against the float64 reference, batched.
+    await checkAgainstRef(rt, geom([2, 128, 2, 20, 128, 3, 3, 1, 1, 1, 1]), 'winograd', 565);
   });
 
   it('a NaN reaches exactly the outputs whose window covers it, and nothing hangs', async () => {
