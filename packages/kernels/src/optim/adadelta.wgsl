@@ -8,7 +8,8 @@
 //   p = p + (-lr) * delta
 // Entry points `main4` (PER vec4s per invocation, params.n vec4s) and `main` (one element
 // per invocation, elements params.start .. params.n - 1: a tail) share update(), as in
-// adam.wgsl, whose header says why. i = gid.x + gid.y * nwg.x * WG (Runtime.grid).
+// adam.wgsl, whose header says why; they come from step-entries.inc.wgsl, through the hooks
+// step_one and step_vec4 below.
 override WG: u32 = 256;
 override PER: u32 = 4;
 
@@ -44,10 +45,7 @@ fn update(pv: vec4<f32>, g: vec4<f32>, sq_old: vec4<f32>, acc: vec4<f32>) -> Sta
 @group(0) @binding(3) var<storage, read_write> square_avg: array<f32>;
 @group(0) @binding(4) var<storage, read_write> acc_delta: array<f32>;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = params.start + gid.x + gid.y * nwg.x * WG;
-  if (i >= params.n) { return; }
+fn step_one(i: u32) {
   let r = update(vec4(p[i]), vec4(g[i]), vec4(square_avg[i]), vec4(acc_delta[i]));
   square_avg[i] = r.sq.x;
   acc_delta[i] = r.acc.x;
@@ -59,15 +57,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 @group(0) @binding(3) var<storage, read_write> square_avg4: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> acc_delta4: array<vec4<f32>>;
 
-@compute @workgroup_size(WG)
-fn main4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let base = (gid.x + gid.y * nwg.x * WG) * PER;
-  for (var k = 0u; k < PER; k++) {
-    let i = base + k;
-    if (i >= params.n) { return; }
-    let r = update(p4[i], g4[i], square_avg4[i], acc_delta4[i]);
-    square_avg4[i] = r.sq;
-    acc_delta4[i] = r.acc;
-    p4[i] = r.p;
-  }
+fn step_vec4(i: u32) {
+  let r = update(p4[i], g4[i], square_avg4[i], acc_delta4[i]);
+  square_avg4[i] = r.sq;
+  acc_delta4[i] = r.acc;
+  p4[i] = r.p;
 }
+
+//!include "step-entries.inc.wgsl"

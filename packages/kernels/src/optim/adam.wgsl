@@ -18,8 +18,9 @@
 //          much as a scalar one (see elementwise/unary.wgsl), so this is the fast path.
 //   main   one element per invocation, elements params.start .. params.n - 1: the tail of a
 //          tensor whose size is not a multiple of 4, computed as update(splat(x)).x.
-// Same formulas in both, so the same bits. i = gid.x + gid.y * nwg.x * WG (Runtime.grid
-// folds large counts into 2-D).
+// Same formulas in both, so the same bits. The entry points themselves are
+// step-entries.inc.wgsl's (shared with sgd.wgsl and adadelta.wgsl); this file gives their
+// hooks step_one and step_vec4.
 override WG: u32 = 256;
 override AMSGRAD: u32 = 0;
 override PER: u32 = 4;
@@ -69,10 +70,7 @@ fn update(pv: vec4<f32>, g: vec4<f32>, m: vec4<f32>, v: vec4<f32>, vmax: vec4<f3
 // The running maximum of v; a placeholder when AMSGRAD is 0 (never indexed then).
 @group(0) @binding(5) var<storage, read_write> vmax: array<f32>;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = params.start + gid.x + gid.y * nwg.x * WG;
-  if (i >= params.n) { return; }
+fn step_one(i: u32) {
   var old = 0.0;
   if (AMSGRAD == 1u) { old = vmax[i]; }
   let r = update(vec4(p[i]), vec4(g[i]), vec4(m[i]), vec4(v[i]), vec4(old));
@@ -88,18 +86,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 @group(0) @binding(4) var<storage, read_write> v4: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> vmax4: array<vec4<f32>>;
 
-@compute @workgroup_size(WG)
-fn main4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let base = (gid.x + gid.y * nwg.x * WG) * PER;
-  for (var k = 0u; k < PER; k++) {
-    let i = base + k;
-    if (i >= params.n) { return; }
-    var old = vec4(0.0);
-    if (AMSGRAD == 1u) { old = vmax4[i]; }
-    let r = update(p4[i], g4[i], m4[i], v4[i], old);
-    m4[i] = r.m;
-    v4[i] = r.v;
-    if (AMSGRAD == 1u) { vmax4[i] = r.vmax; }
-    p4[i] = r.p;
-  }
+fn step_vec4(i: u32) {
+  var old = vec4(0.0);
+  if (AMSGRAD == 1u) { old = vmax4[i]; }
+  let r = update(p4[i], g4[i], m4[i], v4[i], old);
+  m4[i] = r.m;
+  v4[i] = r.v;
+  if (AMSGRAD == 1u) { vmax4[i] = r.vmax; }
+  p4[i] = r.p;
 }
+
+//!include "step-entries.inc.wgsl"

@@ -6,7 +6,8 @@
 //   p = p + (-lr) * d
 // Entry points `main4` (PER vec4s per invocation, params.n vec4s) and `main` (one element
 // per invocation, elements params.start .. params.n - 1: a tail) share update(), as in
-// adam.wgsl, whose header says why. i = gid.x + gid.y * nwg.x * WG (Runtime.grid).
+// adam.wgsl, whose header says why; they come from step-entries.inc.wgsl, through the hooks
+// step_one and step_vec4 below.
 override WG: u32 = 256;
 // 1 when momentum != 0: torch keeps no buffer at all for momentum 0 (buf is then a placeholder).
 override MOMENTUM: u32 = 0;
@@ -47,10 +48,7 @@ fn update(pv: vec4<f32>, g: vec4<f32>, old_buf: vec4<f32>) -> State {
 @group(0) @binding(2) var<storage, read> g: array<f32>;
 @group(0) @binding(3) var<storage, read_write> buf: array<f32>;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = params.start + gid.x + gid.y * nwg.x * WG;
-  if (i >= params.n) { return; }
+fn step_one(i: u32) {
   var old = 0.0;
   if (MOMENTUM == 1u && params.first == 0u) { old = buf[i]; }
   let r = update(vec4(p[i]), vec4(g[i]), vec4(old));
@@ -62,16 +60,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 @group(0) @binding(2) var<storage, read> g4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> buf4: array<vec4<f32>>;
 
-@compute @workgroup_size(WG)
-fn main4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let base = (gid.x + gid.y * nwg.x * WG) * PER;
-  for (var k = 0u; k < PER; k++) {
-    let i = base + k;
-    if (i >= params.n) { return; }
-    var old = vec4(0.0);
-    if (MOMENTUM == 1u && params.first == 0u) { old = buf4[i]; }
-    let r = update(p4[i], g4[i], old);
-    if (MOMENTUM == 1u) { buf4[i] = r.buf; }
-    p4[i] = r.p;
-  }
+fn step_vec4(i: u32) {
+  var old = vec4(0.0);
+  if (MOMENTUM == 1u && params.first == 0u) { old = buf4[i]; }
+  let r = update(p4[i], g4[i], old);
+  if (MOMENTUM == 1u) { buf4[i] = r.buf; }
+  p4[i] = r.p;
 }
+
+//!include "step-entries.inc.wgsl"
