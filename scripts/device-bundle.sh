@@ -12,7 +12,8 @@
 #       There, from the repository root with .dev/ beside it; logs go under $OUT (default
 #       ./out). Steps, by default all but test-core, in this order: probe, golden, test (the
 #       kernels' suite), variants (bench/run-variants.js), bench (--json), train
-#       (`crnn-cli train --workers 4`), test-models; test-core on request.
+#       (`crnn-cli train --workers 4`), test-models; test-core and bench-nopeer (the bench without
+#       tfjs beside it) on request.
 #
 # Each step has its own time limit, cut to what is left of DEADLINE seconds (default 570: the
 # device tool stops a command at 600); a failing step does not stop the next, and no adapter
@@ -90,6 +91,8 @@ run() {
       test-models) suite models 240 test-models.log ;;
       bench) timeout "$(lim 300)" node packages/kernels/dist/bench/run.js --json --max-seconds=$(($(lim 300) - 20)) \
         > "$out/bench.jsonl" 2> "$out/bench.log" ;;
+      bench-nopeer) timeout "$(lim 200)" node packages/kernels/dist/bench/run.js --json --no-peer --max-seconds=$(($(lim 200) - 20)) \
+        > "$out/bench-nopeer.jsonl" 2> "$out/bench-nopeer.log" ;;
       variants) timeout "$(lim 240)" node packages/kernels/dist/bench/run-variants.js > "$out/variants.txt" 2>&1 ;;
       train) timeout "$(lim 300)" node packages/cli/dist/bin.js train --workers 4 > "$out/train.log" 2>&1 ;;
       *) echo "device-bundle: unknown step $step" >> "$out/setup.log"; continue ;;

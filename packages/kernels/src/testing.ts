@@ -108,3 +108,26 @@ export function adapterView(rt: Runtime, isSoftware: boolean, binding?: number):
   const device = binding === undefined ? d : { features: d.features, adapterInfo: d.adapterInfo, limits };
   return Object.create(rt, { info: { value: { ...rt.info, isSoftware } }, device: { value: device } }) as Runtime;
 }
+
+/**
+ * For results that two code paths of the same arithmetic must agree on: the same bits on a
+ * software adapter (lavapipe compiles both to the same float operations, measured), and on
+ * a GPU within `steps` float32 steps of the tensor's largest magnitude (steps * 2^-23 *
+ * max |want|), since Vulkan lets OpFDiv be 2.5 ULP off and derives sqrt from inversesqrt, so
+ * a compiler may pick other instruction sequences for other code (NVIDIA 580 on an H100:
+ * Adam with amsgrad, scalar against vec4 entry points, 1 ULP apart in a few updates). An
+ * indexing error is off by the values themselves. Returns a message, '' when they agree.
+ */
+export function sameBitsOrClose(rt: Runtime, got: ArrayLike<number>, want: ArrayLike<number>, label: string, steps = 4): string {
+  if (got.length !== want.length) return `${label}: length ${got.length}, want ${want.length}`;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]!));
+  const tol = rt.info.isSoftware ? 0 : steps * 2 ** -23 * scale;
+  for (let i = 0; i < got.length; i++) {
+    const g = got[i]!;
+    const w = want[i]!;
+    const ok = tol === 0 ? Object.is(g, w) : (Number.isNaN(g) && Number.isNaN(w)) || Math.abs(g - w) <= tol;
+    if (!ok) return `${label}: index ${i}, got ${g}, want ${w}, error ${Math.abs(g - w).toExponential(2)} (allowed ${tol === 0 ? 'none: the same bits' : tol.toExponential(2)})`;
+  }
+  return '';
+}

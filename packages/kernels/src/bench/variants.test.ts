@@ -7,12 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2dKernelFor } from '../conv2d/conv2d.js';
 import { sumAxesPlan } from '../elementwise/elementwise.js';
 import { matmulVariants } from '../matmul/matmul.js';
+import { BENCH_DAWN_FLAGS } from './harness.js';
 import { timeCase, variantCases, type VariantCase } from './variants.js';
 
 let rt: Runtime;
 let cases: VariantCase[];
 beforeAll(async () => {
-  rt = await Runtime.create();
+  // As run-variants.js: unquantized timestamps, else a GPU's 0.05 ms kernel can read 0.
+  rt = await Runtime.create({ dawnFlags: BENCH_DAWN_FLAGS });
   cases = variantCases(rt);
 });
 afterAll(() => rt.destroy());

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { OpInputError, Rng, Runtime } from '@crnn/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCase, runCase, type GoldenTensor } from '../golden/golden.js';
-import { asF32, assertClose, randomArray } from '../testing.js';
+import { asF32, assertClose, randomArray, sameBitsOrClose } from '../testing.js';
 import { optimizerAdadeltaGolden, optimizerAdamGolden, optimizerSgdGolden } from './optim.golden.js';
 import { Adadelta, Adam, Sgd, type AdadeltaOptions, type AdamOptions, type Optimizer, type SgdOptions } from './optim.js';
 import { AdadeltaRef, AdamRef, SgdRef } from './optim.ref.js';
@@ -79,10 +79,11 @@ describe('optimizers vs the float64 reference', () => {
 
 describe('vec4 kernels', () => {
   // 4099 = 1024 vec4s through main4 and 3 elements through main; with vec4 off, main does
-  // all. Every operation is per component, so parameters and state must match bit for bit.
+  // all. Every operation is per component: the same bits on software adapters, on GPUs
+  // within sameBitsOrClose's bound (testing.ts says why).
   const shapes = [[4099], [8], [3]];
   for (const c of CASES) {
-    it(`${c.label}: the same bits as one element per invocation, over 3 steps`, async () => {
+    it(`${c.label}: the same bits as one element per invocation, over 3 steps (on GPUs within 4 float32 steps)`, async () => {
       const rng = new Rng(7);
       const p0 = randomList(rng, shapes);
       const gs = [0, 1, 2].map(() => randomList(rng, shapes));
@@ -103,10 +104,7 @@ describe('vec4 kernels', () => {
       };
       const [a, b] = [await run(true), await run(false)];
       expect(a.length).toBe(b.length);
-      a.forEach((t, k) => {
-        const i = t.findIndex((v, j) => !Object.is(v, b[k]![j]));
-        expect(i, `tensor ${k}: index ${i}, vec4 ${t[i]}, scalar ${b[k]![i]}`).toBe(-1);
-      });
+      a.forEach((t, k) => expect(sameBitsOrClose(rt, t, b[k]!, `tensor ${k}, vec4 against scalar`)).toBe(''));
     });
   }
 });
