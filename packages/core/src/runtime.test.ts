@@ -163,6 +163,28 @@ describe('runtime', () => {
     expect(() => x.reshape([3, 5])).toThrow(OpInputError);
   });
 
+  it('span(): one 1-D range from a view over its neighbours, within the buffer, sharing it', async () => {
+    const x = rt.upload(Float32Array.from({ length: 192 }, (_, k) => k), [3, 64]);
+    const row1 = x.view([2, 8], 64); // 16 elements of row 1
+    const s = row1.span(100); // past the view's end, into row 2
+    expect(s.shape).toEqual([100]);
+    expect(s.byteOffset).toBe(256);
+    expect(s.storage).toBe(x.storage);
+    const got = Array.from(await rt.read(s));
+    expect(got[0]).toBe(64);
+    expect(got[99]).toBe(163);
+    // The pool may hand out more than 192 elements; past the buffer's end it throws.
+    const room = x.storage.byteLength / 4 - 64;
+    expect(() => row1.span(room + 1)).toThrow(/span: expected a whole number of elements within the buffer/);
+    expect(() => row1.span(1.5)).toThrow(OpInputError);
+    const live = rt.stats().buffersLive;
+    x.dispose();
+    row1.dispose();
+    expect(rt.stats().buffersLive).toBe(live); // the span still holds it
+    s.dispose();
+    expect(rt.stats().buffersLive).toBe(live - 1);
+  });
+
   it('rejects bad shapes and data lengths before any dispatch', () => {
     expect(() => rt.upload([1, 2, 3], [2, 2])).toThrow(/upload: expected 4 values/);
     expect(() => rt.empty([2, -1])).toThrow(OpInputError);

@@ -100,6 +100,26 @@ export class Tensor {
     return new Tensor(this.owner, this.storage, [...shape], this.dtype, this.byteOffset + elementOffset * DTYPE_BYTES[this.dtype]);
   }
 
+  /**
+   * A 1-D view of `elements` elements from this view's first element on, which may reach
+   * past this view's end, up to the end of its buffer: one range over neighbouring views of
+   * one buffer (a packed parameter arena), for kernels that treat them as one. Shares the
+   * buffer like `view`.
+   */
+  span(elements: number): Tensor {
+    this.assertAlive('span');
+    const bytes = elements * DTYPE_BYTES[this.dtype];
+    if (!Number.isInteger(elements) || elements < 0 || this.byteOffset + bytes > this.storage.byteLength) {
+      throw new OpInputError(
+        'span',
+        `a whole number of elements within the buffer (${(this.storage.byteLength - this.byteOffset) / DTYPE_BYTES[this.dtype]} from this view on)`,
+        String(elements),
+      );
+    }
+    this.storage.refs++;
+    return new Tensor(this.owner, this.storage, [elements], this.dtype, this.byteOffset);
+  }
+
   /** Gives the buffer back to the pool once no view uses it. Idempotent. */
   dispose(): void {
     if (this.disposed) return;

@@ -1,5 +1,6 @@
 export { Var, Param, Tape, type BackwardFn } from './autograd.js';
 export { Module, Layer, Sequential } from './module.js';
+export { ParamArena } from './param-arena.js';
 export { Conv2d, BatchNorm, Linear, MaxPool2d, ReLU, Dropout, Recurrent, type Conv2dConfig, type RecurrentConfig } from './layers.js';
 export * as F from './ops.js';
 export { Recognizer, CrnnModel, CrnnWide, CaptchaKeras, mapToSequence, type RecognizerInfo } from './crnn.js';

@@ -1,6 +1,7 @@
 import { f32, OpInputError, type Kernel, type Runtime, type Tensor } from '@crnn/core';
 import { expectDType } from '../validate.js';
 import clipSrc from './clip-grad-norm.wgsl.js';
+import { packedRuns, runElements, runOffset, runRange, type Run } from './packed-runs.js';
 
 const WG = 256;
 /** Most partial workgroups (slots) per tensor: the grid-stride loop covers the rest. */
@@ -29,7 +30,7 @@ export function partialSlots(rt: Runtime, nv: number): number {
  */
 export const vec4sPerInvocation = (rt: Runtime) => (rt.info.isSoftware ? 4 : 1);
 
-type Entry = 'partial' | 'partial4' | 'finish' | 'scale' | 'scale4';
+type Entry = 'partial' | 'partial4' | 'partial_table' | 'finish' | 'scale' | 'scale4';
 const kernel = (entryPoint: Entry, per = 1): Kernel => {
   const constants: Record<string, number> = entryPoint === 'scale4' ? { WG, PER: per } : { WG };
   return { name: `clip_grad_norm_${entryPoint}`, code: clipSrc, entryPoint, constants };
@@ -80,23 +81,99 @@ export function clipGradNorm(rt: Runtime, grads: readonly Tensor[], maxNorm: num
     return norm;
   }
   const partials = rt.empty([total, 3]);
+  const runs = packedRuns([grads], rt.device.limits.minStorageBufferOffsetAlignment);
   let slot = 0;
-  grads.forEach((g, i) => {
-    const { body, tail } = slots[i]!;
+  for (const r of runs) {
+    if (r.end - r.start > 1) {
+      slot = partialRun(rt, grads, r, slots, slot, partials);
+      continue;
+    }
+    const g = grads[r.start]!;
+    const { body, tail } = slots[r.start]!;
     const nv = Math.floor(g.size / 4);
     if (body > 0) rt.dispatch({ kernel: kernel('partial4'), params: [nv, slot, f32(0), 0], bindings: [g, partials], workgroups: body });
     slot += body;
     if (tail > 0) rt.dispatch({ kernel: kernel('partial'), params: [g.size, slot, f32(0), 4 * nv], bindings: [g, partials], workgroups: 1 });
     slot += tail;
-  });
+  }
   rt.dispatch({ kernel: kernel('finish'), params: [total, 0, f32(maxNorm), 0], bindings: [partials, result], workgroups: 1 });
   const sper = vec4sPerInvocation(rt);
-  for (const g of grads) {
+  for (const r of runs) {
+    // A run of neighbours is scaled over its whole range (runRange), the gaps between them
+    // included (under 256 bytes each, never read as gradients).
+    const g = r.end - r.start > 1 ? grads[r.start]!.span(runRange([grads], r)) : grads[r.start]!;
     const nv = Math.floor(g.size / 4);
     if (nv > 0) rt.dispatch({ kernel: kernel('scale4', sper), params: [nv, 0, f32(0), 0], bindings: [g, result], workgroups: rt.grid(Math.ceil(nv / sper), WG) });
     if (g.size > 4 * nv) rt.dispatch({ kernel: kernel('scale'), params: [g.size, 0, f32(0), 4 * nv], bindings: [g, result], workgroups: 1 });
+    if (g !== grads[r.start]) g.dispose();
   }
   partials.dispose();
   result.dispose();
   return norm;
+}
+
+/** Test hook: workgroups per partial_table dispatch (0: the device's grid dimension). */
+export const clipTuning = { maxTableGroups: 0 };
+
+/**
+ * partial4 and partial of every tensor of a run of neighbours as one `partial_table`
+ * dispatch (several where the run has more slots than a grid dimension holds): workgroup k
+ * gets table entry k, the walk and the slot it would have had in the tensor's own dispatch,
+ * so the partials, and the norm, are the same bits. Returns the next free slot.
+ */
+function partialRun(rt: Runtime, grads: readonly Tensor[], r: Run, slots: readonly Slots[], slot0: number, partials: Tensor): number {
+  let count = 0;
+  let key = '';
+  for (let i = r.start; i < r.end; i++) {
+    const { body, tail } = slots[i]!;
+    count += body + tail;
+    key += `${runOffset(grads, r, i)}:${grads[i]!.size}:${body},`;
+  }
+  if (count === 0) return slot0;
+  const table = tableFor(rt, key, () => {
+    const entries: number[] = [];
+    for (let i = r.start; i < r.end; i++) {
+      const g = grads[i]!;
+      const { body, tail } = slots[i]!;
+      const e0 = runOffset(grads, r, i); // elements; a multiple of 4 (16-byte aligned views)
+      const nv = Math.floor(g.size / 4);
+      for (let j = 0; j < body; j++) entries.push(e0 / 4 + j * WG, e0 / 4 + nv, body * WG, 0);
+      if (tail > 0) entries.push(e0 + 4 * nv, e0 + g.size, WG, 1);
+    }
+    return entries;
+  });
+  const span = grads[r.start]!.span(runElements(grads, r));
+  const max = clipTuning.maxTableGroups || rt.device.limits.maxComputeWorkgroupsPerDimension;
+  for (let k = 0; k < count; k += max) {
+    rt.dispatch({ kernel: kernel('partial_table'), params: [0, slot0 + k, f32(0), k], bindings: [span, partials, table], workgroups: Math.min(max, count - k) });
+  }
+  span.dispose();
+  return slot0 + count;
+}
+
+/**
+ * The uploaded slot table of a run layout, cached per runtime: a trainer clips the same
+ * arena every step. A few layouts at most; the oldest goes when a ninth comes.
+ */
+const TABLES_KEPT = 8;
+const tables = new WeakMap<Runtime, Map<string, Tensor>>();
+function tableFor(rt: Runtime, key: string, entries: () => number[]): Tensor {
+  let m = tables.get(rt);
+  if (!m) tables.set(rt, (m = new Map()));
+  let t = m.get(key);
+  if (t && !t.isDisposed) {
+    // Most recently used last.
+    m.delete(key);
+    m.set(key, t);
+    return t;
+  }
+  const e = entries();
+  t = rt.upload(e, [e.length / 4, 4], 'u32');
+  m.set(key, t);
+  if (m.size > TABLES_KEPT) {
+    const [oldKey, old] = m.entries().next().value!;
+    m.delete(oldKey);
+    old.dispose();
+  }
+  return t;
 }

@@ -4,11 +4,14 @@
 //            vec4s (its first 4 * params.n elements) to one accumulator, stored at slot
 //            `params.slot + workgroup_id` of `partials`; `partial` does the same one element
 //            at a time over elements params.start .. params.n - 1 (the 1-3 left over when
-//            the size is not a multiple of 4), into a slot of their own;
+//            the size is not a multiple of 4), into a slot of their own; `partial_table`
+//            does both for every tensor of a run of neighbouring views in one dispatch,
+//            each workgroup the walk and slot it would have had in them;
 //   finish   (one workgroup):   merges all slots into the total norm and the clip factor,
 //            result = [norm, factor];
-//   scale4   (once per tensor): g *= factor, read from result[1] on the GPU, PER vec4s per
-//            invocation; `scale` for the left-over elements.
+//   scale4   (once per tensor, or per run of neighbours over the whole range): g *= factor,
+//            read from result[1] on the GPU, PER vec4s per invocation; `scale` for the
+//            left-over elements.
 // On lavapipe every storage access with a varying index runs lane by lane and a vec4 costs
 // about what a scalar does, hence the vec4 forms (see elementwise/unary.wgsl).
 // Each entry point declares its own bindings (the same numbers mean different buffers in
@@ -31,7 +34,7 @@ struct Params {
   // partial, partial4: first slot of this tensor.
   slot: u32,
   max_norm: f32,
-  // partial, scale: first element.
+  // partial, scale: first element; partial_table: first table entry.
   start: u32,
 }
 
@@ -141,6 +144,31 @@ fn partial4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
   for (var i = wid.x * WG + lid.x; i < params.n; i += nwg.x * WG) {
     let x = grad_in4[i];
     a = add_value(add_value(add_value(add_value(a, x.x), x.y), x.z), x.w);
+  }
+  store_partial(params.slot + wid.x, lid.x, a);
+}
+
+// One vec4 of `table` per workgroup: x, y, z, w = first, end, stride, kind. kind 0: vec4s
+// x, x + stride, ... below y (one tensor's slot j of B: x = its first vec4 + j * WG, y its
+// end, stride B * WG, so the walk of partial4 over that tensor); kind 1: elements likewise
+// (a tensor's 1-3 left-over elements, stride WG, the walk of partial). Indices count from
+// the start of grad_in4's binding, which spans a run of neighbouring tensors (packed-runs.ts).
+@group(0) @binding(3) var<storage, read> table: array<vec4<u32>>;
+
+@compute @workgroup_size(WG)
+fn partial_table(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  // params.start: this dispatch's first table entry; slots params.slot + wid.x.
+  let t = table[params.start + wid.x];
+  var a = Acc(0.0, 0.0, 0.0);
+  if (t.w == 0u) {
+    for (var i = t.x + lid.x; i < t.y; i += t.z) {
+      let x = grad_in4[i];
+      a = add_value(add_value(add_value(add_value(a, x.x), x.y), x.z), x.w);
+    }
+  } else {
+    for (var e = t.x + lid.x; e < t.y; e += t.z) {
+      a = add_value(a, grad_in4[e / 4u][e % 4u]);
+    }
   }
   store_partial(params.slot + wid.x, lid.x, a);
 }

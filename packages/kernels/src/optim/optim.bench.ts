@@ -36,28 +36,51 @@ function values(kind: 'param' | 'grad'): Float32Array[] {
   return CRNN_PARAM_SHAPES.map((s) => rng.fillUniform(s.reduce((p, q) => p * q, 1), -r, r));
 }
 
-function uploadAll(rt: Runtime, kind: 'param' | 'grad'): Tensor[] {
-  return values(kind).map((v, i) => rt.upload(v, CRNN_PARAM_SHAPES[i]!));
+/**
+ * The tensors, separate or packed: views of one buffer at multiples of the storage offset
+ * alignment, in order, as models' ParamArena lays out a trainer's parameters and gradients
+ * (the steps and the clip then record a dispatch or two for all of them). The last tensor
+ * returned is the packed buffer itself, for disposal; it is not one of the list.
+ */
+function uploadAll(rt: Runtime, kind: 'param' | 'grad', packed = false): { list: Tensor[]; all: Tensor[] } {
+  const v = values(kind);
+  if (!packed) {
+    const list = v.map((a, i) => rt.upload(a, CRNN_PARAM_SHAPES[i]!));
+    return { list, all: list };
+  }
+  const align = rt.device.limits.minStorageBufferOffsetAlignment / 4;
+  const offsets: number[] = [];
+  let total = 0;
+  for (const a of v) {
+    offsets.push(total);
+    total += Math.ceil(a.length / align) * align;
+  }
+  const whole = rt.zeros([total]);
+  const list = v.map((a, i) => whole.view(CRNN_PARAM_SHAPES[i]!, offsets[i]!));
+  list.forEach((t, i) => rt.write(t, v[i]!));
+  return { list, all: [...list, whole] };
 }
+
+const packedLabel = (packed: boolean) => (packed ? ', packed' : '');
 
 let peerId = 0;
 
-function stepSpec(kind: 'adam' | 'adadelta'): BenchSpec {
+function stepSpec(kind: 'adam' | 'adadelta', packed = false): BenchSpec {
   return {
     kernel: `${kind}_step`,
-    shape: SHAPE_STR,
+    shape: SHAPE_STR + packedLabel(packed),
     // Read p, g and two state tensors; write p and the two state tensors.
     bytes: 7 * N * 4,
     setup(rt) {
-      const params = uploadAll(rt, 'param');
-      const grads = uploadAll(rt, 'grad');
+      const params = uploadAll(rt, 'param', packed);
+      const grads = uploadAll(rt, 'grad', packed);
       const opt: Optimizer = kind === 'adam' ? new Adam({ lr: 4e-5 }) : new Adadelta({ lr: 1.2 });
-      opt.step(rt, params, grads);
+      opt.step(rt, params.list, grads.list);
       return {
-        run: () => opt.step(rt, params, grads),
+        run: () => opt.step(rt, params.list, grads.list),
         dispose() {
           opt.dispose();
-          for (const t of [...params, ...grads]) t.dispose();
+          for (const t of [...params.all, ...grads.all]) t.dispose();
         },
       };
     },
@@ -90,51 +113,62 @@ function stepSpec(kind: 'adam' | 'adadelta'): BenchSpec {
  * The clip when the norm is below max_norm (the factor is 1 and the scale kernel skips its
  * writes): one read of every gradient.
  */
-const clipMeasure: BenchSpec = {
+const clipMeasure = (packed: boolean): BenchSpec => ({
   kernel: 'clip_grad_norm',
-  shape: `${SHAPE_STR}, norm < max_norm`,
+  shape: `${SHAPE_STR}${packedLabel(packed)}, norm < max_norm`,
   bytes: N * 4,
   setup(rt) {
-    const grads = uploadAll(rt, 'grad');
+    const grads = uploadAll(rt, 'grad', packed);
     let norm: Tensor | null = null;
     return {
       run() {
         norm?.dispose();
-        norm = clipGradNorm(rt, grads, 1e9);
+        norm = clipGradNorm(rt, grads.list, 1e9);
       },
       dispose() {
         norm?.dispose();
-        for (const t of grads) t.dispose();
+        for (const t of grads.all) t.dispose();
       },
     };
   },
-};
+});
 
 /**
  * The clip when it scales (max_norm 3, as the seed trains): a clipped gradient stays below
  * max_norm, so each run first restores the gradients from a copy, which the bytes include
- * (copy: read + write; clip: read, then read + write).
+ * (copy: read + write; clip: read, then read + write). Packed, the copy is one buffer's.
  */
-const clipScale: BenchSpec = {
+const clipScale = (packed: boolean): BenchSpec => ({
   kernel: 'clip_grad_norm',
-  shape: `${SHAPE_STR}, max_norm 3 (incl. restoring copy)`,
+  shape: `${SHAPE_STR}${packedLabel(packed)}, max_norm 3 (incl. restoring copy)`,
   bytes: 5 * N * 4,
   setup(rt) {
-    const src = uploadAll(rt, 'grad');
-    const grads = src.map((t) => rt.empty(t.shape));
+    const src = uploadAll(rt, 'grad', packed);
+    const grads = packed ? uploadAll(rt, 'grad', true) : { list: src.list.map((t) => rt.empty(t.shape)), all: [] as Tensor[] };
+    if (!packed) grads.all = grads.list;
+    const pairs = packed ? [[src.all.at(-1)!, grads.all.at(-1)!]] : src.list.map((t, i) => [t, grads.list[i]!]);
     let norm: Tensor | null = null;
     return {
       run() {
         norm?.dispose();
-        src.forEach((t, i) => rt.copy(t, grads[i]!));
-        norm = clipGradNorm(rt, grads, 3);
+        for (const [a, b] of pairs) rt.copy(a!, b!);
+        norm = clipGradNorm(rt, grads.list, 3);
       },
       dispose() {
         norm?.dispose();
-        for (const t of [...src, ...grads]) t.dispose();
+        for (const t of [...src.all, ...grads.all]) t.dispose();
       },
     };
   },
-};
+});
 
-export const benches: BenchSpec[] = [stepSpec('adam'), stepSpec('adadelta'), clipMeasure, clipScale];
+export const benches: BenchSpec[] = [
+  stepSpec('adam'),
+  stepSpec('adam', true),
+  stepSpec('adadelta'),
+  stepSpec('adadelta', true),
+  clipMeasure(false),
+  clipMeasure(true),
+  clipScale(false),
+  clipScale(true),
+];

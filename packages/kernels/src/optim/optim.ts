@@ -3,19 +3,20 @@
  * GPU kernel over every parameter tensor, plus the global gradient-norm clip.
  *
  * One dispatch per parameter tensor (two when its size is not a multiple of 4: the vec4
- * kernel, then the 1-3 elements left over one at a time): parameters are separate tensors
- * owned by their layers, so a fused flat-buffer step would need every model to allocate its
- * parameters (and gradients, and the state) as 256-byte-aligned views of one buffer. The
- * CRNN has ~36 parameter tensors, so a step is ~36 small dispatches in one submit; on
- * lavapipe each costs ~40 us (recording and launch): SGD with momentum over crnn-lite's 22
- * tensors (640 K elements) 4.9 ms, over one tensor of 640 K 1.7 ms (2026-11-22, twelfth
- * session, before the vec4 kernels). The kernels also work unchanged on views of a flat
- * buffer should a model allocate them that way.
+ * kernel, then the 1-3 elements left over one at a time), or one per run of neighbouring
+ * views: where the parameters are views of one buffer in list order and the gradients views
+ * of another laid out alike (models' ParamArena and the trainer's gradient slots), the
+ * state is laid out alike too and a run is stepped as one range, the gaps between its
+ * tensors (under 256 bytes each) included (packed-runs.ts). The same arithmetic per element
+ * either way. On lavapipe each dispatch costs ~40 us (recording and launch): SGD with
+ * momentum over crnn-lite's 22 tensors (640 K elements) 4.9 ms, over one tensor of 640 K
+ * 1.7 ms (2026-11-22, twelfth session, before the vec4 kernels).
  *
  * State tensors are created lazily on the first step (zero-filled on the GPU; SGD's momentum
  * buffer is written by the first step itself, as torch clones the gradient into it) and are
  * keyed by the position of the parameter in the list, so every step must pass the same list
- * in the same order.
+ * in the same order. State restored by loadStateDict comes as separate tensors; the next
+ * step moves it into the runs' layout (one copy per tensor, once).
  */
 import { f32, OpInputError, type Param, type Runtime, type Tensor } from '@crnn/core';
 import { expectDType } from '../validate.js';
@@ -24,6 +25,7 @@ import adamSrc from './adam.wgsl.js';
 import adadeltaSrc from './adadelta.wgsl.js';
 
 import { vec4sPerInvocation } from './clip-grad-norm.js';
+import { packedRuns, runOffset, runRange, type Run } from './packed-runs.js';
 
 export { clipGradNorm } from './clip-grad-norm.js';
 
@@ -160,17 +162,79 @@ export abstract class Optimizer {
     const op = this.op;
     this.validateHyper(op);
     this.validate(op, params, grads);
+    const runs = packedRuns([params, grads], rt.device.limits.minStorageBufferOffsetAlignment);
     const first = this.state === null;
-    const state = this.state ?? params.map(() => ({}) as Record<string, Tensor>);
-    if (first) {
-      const zero = new Set(this.zeroInitNames());
-      params.forEach((p, i) => {
-        for (const name of this.stateNames()) state[i]![name] = zero.has(name) ? rt.zeros(p.shape) : rt.empty(p.shape);
-      });
-      this.state = state;
-    }
+    if (first) this.state = this.createState(rt, params, runs);
+    else this.layOutState(rt, params, runs);
+    const state = this.state!;
     this.stepCount++;
-    params.forEach((p, i) => this.dispatchOne(rt, i, p, grads[i]!, state[i]!, first));
+    for (const r of runs) {
+      if (r.end - r.start === 1) {
+        this.dispatchOne(rt, r.start, params[r.start]!, grads[r.start]!, state[r.start]!, first);
+        continue;
+      }
+      // The run as one range in every list: spans from its first tensor over the rest.
+      const n = runRange([params, grads, ...this.stateNames().map((name) => state.map((t) => t[name]!))], r);
+      const s: Record<string, Tensor> = {};
+      for (const name of this.stateNames()) s[name] = state[r.start]![name]!.span(n);
+      const p = params[r.start]!.span(n);
+      const g = grads[r.start]!.span(n);
+      this.dispatchOne(rt, r.start, p, g, s, first);
+      for (const t of [p, g, ...Object.values(s)]) t.dispose();
+    }
+  }
+
+  /**
+   * Fresh state: per parameter, or per run of neighbours one buffer of the run's range with
+   * views at the parameters' offsets, so that the run's spans line up in every list.
+   */
+  private createState(rt: Runtime, params: readonly Tensor[], runs: readonly Run[]): Array<Record<string, Tensor>> {
+    const zero = new Set(this.zeroInitNames());
+    const state = params.map(() => ({}) as Record<string, Tensor>);
+    for (const r of runs) {
+      for (const name of this.stateNames()) {
+        if (r.end - r.start === 1) {
+          const p = params[r.start]!;
+          state[r.start]![name] = zero.has(name) ? rt.zeros(p.shape) : rt.empty(p.shape);
+          continue;
+        }
+        const n = runRange([params], r);
+        const whole = zero.has(name) ? rt.zeros([Math.ceil(n / 4) * 4]) : rt.empty([Math.ceil(n / 4) * 4]);
+        for (let i = r.start; i < r.end; i++) state[i]![name] = whole.view(params[i]!.shape, runOffset(params, r, i));
+        whole.dispose(); // the views keep the buffer
+      }
+    }
+    return state;
+  }
+
+  /**
+   * Moves state that is not laid out like its run's parameters (restored by loadStateDict,
+   * or a run formed since) into that layout: a buffer per run and name, each tensor copied
+   * to its view, in order with the recorded work. Runs already laid out are left alone.
+   */
+  private layOutState(rt: Runtime, params: readonly Tensor[], runs: readonly Run[]): void {
+    const state = this.state!;
+    for (const r of runs) {
+      if (r.end - r.start === 1) continue;
+      for (const name of this.stateNames()) {
+        const base = state[r.start]![name]!;
+        let aligned = base.byteOffset % 16 === 0;
+        for (let i = r.start + 1; i < r.end && aligned; i++) {
+          const t = state[i]![name]!;
+          aligned = t.storage === base.storage && t.byteOffset - base.byteOffset === params[i]!.byteOffset - params[r.start]!.byteOffset;
+        }
+        if (aligned) continue;
+        const whole = rt.empty([Math.ceil(runRange([params], r) / 4) * 4]);
+        for (let i = r.start; i < r.end; i++) {
+          const old = state[i]![name]!;
+          const v = whole.view(params[i]!.shape, runOffset(params, r, i));
+          rt.copy(old, v);
+          old.dispose();
+          state[i]![name] = v;
+        }
+        whole.dispose();
+      }
+    }
   }
 
   private validate(op: string, params: readonly Tensor[], grads: readonly Tensor[]): void {

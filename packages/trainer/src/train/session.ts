@@ -5,7 +5,7 @@
  */
 import type { Runtime, Tensor } from '@crnn/core';
 import { Adadelta, Adam, clipGradNorm, ctcGreedyDecodeSequences, Sgd, type Optimizer } from '@crnn/kernels';
-import { F, isAttentionRecognizer, Tape, type Param, type Recognizer, type Var } from '@crnn/models';
+import { F, isAttentionRecognizer, ParamArena, Tape, type Param, type Recognizer, type Var } from '@crnn/models';
 import type { Batch, Charset } from '../data/index.js';
 import { TextMetrics } from '../report/index.js';
 import type { TrainConfig } from './config.js';
@@ -64,9 +64,25 @@ export class TrainingSession {
     readonly clip: number | null,
   ) {}
 
+  private arena: ParamArena | null = null;
+
   /** The parameters that the loss reaches (crnn-wide's unused bn1 is not among them). */
   trainable(): Param[] {
     return this.model.parameters();
+  }
+
+  /**
+   * The model's parameters packed into one buffer with gradient slots beside (ParamArena),
+   * so that the clip and the optimizer step record a few dispatches for all of them. Packs
+   * on first use and again after a weight load replaced parameter tensors (a resume).
+   */
+  packed(): ParamArena {
+    const params = this.trainable();
+    if (!this.arena?.holds(params)) {
+      this.arena?.dispose();
+      this.arena = ParamArena.pack(this.rt, params);
+    }
+    return this.arena;
   }
 
   /**
@@ -80,6 +96,7 @@ export class TrainingSession {
     try {
       const { loss } = modelLoss(tape, model, tape.constant(rt.upload(batch.images, batch.shape)), batch);
       tape.backward(loss);
+      this.packed().adoptGrads();
       const params = this.trainable();
       const grads = params.map((p) => p.grad);
       const present = grads.filter((g): g is Tensor => g !== null);
@@ -90,6 +107,12 @@ export class TrainingSession {
     } finally {
       tape.dispose();
     }
+  }
+
+  /** Lets go of the packed buffers (the model's parameters keep their views alive). */
+  dispose(): void {
+    this.arena?.dispose();
+    this.arena = null;
   }
 
   /** Applies the optimizer to the gradients now in the parameters. */

@@ -170,9 +170,12 @@ async function microStep(
   const params = model.parameters();
   model.zeroGrad();
   if (red.finite) {
+    // Into the gradient slots of the packed parameters: the clip and the optimizer then
+    // record a few dispatches for all of them (ParamArena).
+    const arena = session.packed();
     params.forEach((p, i) => {
       const g = red.grads[i];
-      if (g) p.grad = rt.upload(g, p.value.shape);
+      if (g) arena.writeGrad(p, g);
     });
     const present = params.filter((p) => p.grad).map((p) => p.grad!);
     const norm = clipGradNorm(rt, present, cfg.clip ?? Infinity);
@@ -406,6 +409,7 @@ export async function train(cfg: TrainConfig, hooks: TrainHooks = {}): Promise<T
   if (skippedImages.length) log(`skipped ${skippedImages.length} unreadable image(s):\n  ${skippedImages.map((s) => `${s.path}: ${s.reason}`).join('\n  ')}`);
   if (result.nonFiniteSteps) log(`${result.nonFiniteSteps} step(s) skipped for non-finite loss or gradients`);
   opt.dispose();
+  session.dispose();
   model.dispose();
   if (!hooks.runtime) rt.destroy();
   return result;

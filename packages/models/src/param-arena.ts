@@ -1,0 +1,103 @@
+/**
+ * A model's parameters packed into one GPU buffer, and their gradients into slots of a
+ * second buffer of the same layout: each parameter a view at a multiple of the device's
+ * storage offset alignment (256 bytes), in list order. The optimizer steps and the gradient
+ * clip see such lists as one run of neighbouring views (kernels' optim/packed-runs.ts) and
+ * record a dispatch or two for all of them instead of one or two per tensor: crnn-lite's 22
+ * tensors took 22-44 Adam and 45 clip dispatches per step. Kernels bind the views like any
+ * tensor, so nothing else changes; the values and gradients are the same bits.
+ *
+ * A weight load (Module.assign) replaces a parameter's tensor with a separate one; `holds`
+ * then says false and the owner packs again.
+ */
+import type { Runtime, Tensor } from '@crnn/core';
+import type { Param } from './autograd.js';
+
+export class ParamArena {
+  private readonly index: Map<Param, number>;
+
+  private constructor(
+    readonly rt: Runtime,
+    private readonly params: readonly Param[],
+    /** Element offset of each parameter in both buffers. */
+    private readonly offsets: readonly number[],
+    private readonly values: Tensor,
+    private readonly grads: Tensor,
+    private readonly views: readonly Tensor[],
+  ) {
+    this.index = new Map(params.map((p, i) => [p, i]));
+  }
+
+  /**
+   * Moves the parameters' values (and any gradients they hold) into fresh buffers, in order
+   * with the recorded work: each tensor copied into its view, the old one disposed.
+   */
+  static pack(rt: Runtime, params: readonly Param[]): ParamArena {
+    const align = rt.device.limits.minStorageBufferOffsetAlignment / 4;
+    const offsets: number[] = [];
+    let total = 0;
+    for (const p of params) {
+      offsets.push(total);
+      total += Math.ceil(p.value.size / align) * align;
+    }
+    const values = rt.empty([Math.max(total, 1)]);
+    // Zeros: the gaps between slots are never written as gradients (only scaled and read by
+    // the optimizer's range, for the gaps of the parameters, which nothing reads).
+    const grads = rt.zeros([Math.max(total, 1)]);
+    const views = params.map((p, i) => {
+      const v = values.view(p.value.shape, offsets[i]!);
+      rt.copy(p.value, v);
+      p.value.dispose();
+      p.value = v;
+      return v;
+    });
+    const arena = new ParamArena(rt, params, offsets, values, grads, views);
+    arena.adoptGrads();
+    return arena;
+  }
+
+  /** Whether `params` are this arena's, in its order, each still holding its view. */
+  holds(params: readonly Param[]): boolean {
+    return params.length === this.params.length && params.every((p, i) => p === this.params[i] && p.value === this.views[i]);
+  }
+
+  private slot(p: Param): Tensor {
+    const i = this.index.get(p);
+    if (i === undefined) throw new Error(`ParamArena: parameter '${p.name}' is not in this arena`);
+    return this.grads.view(p.value.shape, this.offsets[i]!);
+  }
+
+  /** Sets p's gradient to host data, written into its slot (the old gradient is disposed). */
+  writeGrad(p: Param, data: ArrayLike<number>): void {
+    const g = this.slot(p);
+    try {
+      this.rt.write(g, data);
+    } catch (e) {
+      g.dispose();
+      throw e;
+    }
+    p.zeroGrad();
+    p.grad = g;
+  }
+
+  /**
+   * Copies every gradient that is not in its slot (as backward leaves them: tensors of
+   * their own) into it and makes the slot the parameter's gradient.
+   */
+  adoptGrads(): void {
+    this.params.forEach((p, i) => {
+      const g = p.grad;
+      if (!g || (g.storage === this.grads.storage && g.byteOffset === this.grads.byteOffset + this.offsets[i]! * 4)) return;
+      const s = this.slot(p);
+      this.rt.copy(g, s);
+      p.zeroGrad();
+      p.grad = s;
+    });
+  }
+
+  /** Lets go of both buffers; parameters and gradients still holding views keep them alive. */
+  dispose(): void {
+    this.values.dispose();
+    this.grads.dispose();
+  }
+}
