@@ -218,12 +218,12 @@ export abstract class Optimizer {
       if (r.end - r.start === 1) continue;
       for (const name of this.stateNames()) {
         const base = state[r.start]![name]!;
-        let aligned = base.byteOffset % 16 === 0;
-        for (let i = r.start + 1; i < r.end && aligned; i++) {
+        let laidOut = base.byteOffset % 16 === 0;
+        for (let i = r.start + 1; i < r.end && laidOut; i++) {
           const t = state[i]![name]!;
-          aligned = t.storage === base.storage && t.byteOffset - base.byteOffset === params[i]!.byteOffset - params[r.start]!.byteOffset;
+          laidOut = t.storage === base.storage && t.byteOffset - base.byteOffset === params[i]!.byteOffset - params[r.start]!.byteOffset;
         }
-        if (aligned) continue;
+        if (laidOut) continue;
         const whole = rt.empty([Math.ceil(runRange([params], r) / 4) * 4]);
         for (let i = r.start; i < r.end; i++) {
           const old = state[i]![name]!;
