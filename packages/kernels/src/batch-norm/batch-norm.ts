@@ -3,6 +3,7 @@ import { expectDType, expectNonEmpty, expectRank, expectSameShape, expectShape }
 import trainSrc from './batch-norm-train.wgsl.js';
 import evalSrc from './batch-norm-eval.wgsl.js';
 import backwardSrc from './batch-norm-backward.wgsl.js';
+import backwardReluSrc from './batch-norm-backward-relu.wgsl.js';
 import { unaryBackward } from '../elementwise/elementwise.js';
 
 export interface BatchNormOptions {
@@ -24,8 +25,9 @@ export interface BatchNormOptions {
   eps?: number;
   /**
    * Applies relu to the output in the same pass: batch norm followed by relu, with the same
-   * bits as the two ops apart, one read and write of the map fewer. The backward is relu's
-   * (elementwise `unaryBackward('relu', dy, y)` on this y), then batchNormBackward.
+   * bits as the two ops apart, one read and write of the map fewer. The backward masks dy by
+   * this y as relu's backward would, inside batchNormBackward's pass where the adapter has 9
+   * storage bindings per stage (`fusesReluBackward`), else as a dispatch of its own first.
    */
   relu?: boolean;
 }
@@ -38,7 +40,7 @@ export interface BatchNormSaved {
   invstd: Tensor;
   /** The mode of the forward pass: the backward pass differs. */
   training: boolean;
-  /** Whether the forward pass applied relu (`BatchNormOptions.relu`): run relu's backward first. */
+  /** Whether the forward pass applied relu (`BatchNormOptions.relu`): the backward takes relu's too. */
   relu?: boolean;
 }
 
@@ -197,14 +199,48 @@ export function batchNormBackward(
   }
   const out: BatchNormGrads = {};
   if (!need.x && !need.weight && !need.bias) return out;
-  // The fused relu's backward first: its output is dy for the rest, dropped after recording.
+  // The fused relu's backward inside the batch norm's (a ninth storage binding for y), or
+  // first, in a dispatch of its own whose output is dy for the rest (dropped after recording).
+  if (saved.relu && fusesReluBackward(rt, c)) return recordBackward(rt, dy, x, saved, weight, need, n, c, s, y);
   const g = saved.relu ? unaryBackward(rt, 'relu', dy, y!) : dy;
   const grads = recordBackward(rt, g, x, saved, weight, need, n, c, s);
   if (g !== dy) g.dispose();
   return grads;
 }
 
-/** The batch norm backward dispatch proper (validated by batchNormBackward). */
+/**
+ * Channels from which a software adapter takes the fused relu backward. Lavapipe, GPU time of
+ * the backward, fused against apart, medians of 20 alternating runs, two processes (a /tmp
+ * script, 2026-11-23): [16, 32, 16, 80] 4.06 / 3.88 against 3.84 / 3.74 ms (32 workgroups of
+ * 20480 elements each: the extra loads sit in the few long workgroups, where relu's own
+ * dispatch spreads them over the whole grid); [16, 64, 8, 40] 1.30 / 1.35 against 1.42 /
+ * 1.48; [16, 128, 4, 20] 0.87 / 0.82 against 1.08 / 0.92; [8, 256, 8, 25] 2.38 / 1.38
+ * against 2.67 / 1.68.
+ */
+const SOFT_FUSE_MIN_C = 64;
+
+/**
+ * Test hooks: fuseReluBackward false runs relu's backward as a dispatch of its own on every
+ * adapter; softMinChannels is where software adapters start fusing (SOFT_FUSE_MIN_C).
+ */
+export const batchNormTuning = { fuseReluBackward: true, softMinChannels: SOFT_FUSE_MIN_C };
+
+/**
+ * Whether the backward of a forward that fused relu masks dy inside the batch norm backward
+ * (batch-norm-backward-relu.wgsl): one map pass and one dispatch fewer, the same bits
+ * (tested). It binds 9 storage buffers; WebGPU's default limit is 8 (lavapipe offers 16 and
+ * the device asks for the adapter's maximum), elsewhere the two dispatches run. On software
+ * adapters only from SOFT_FUSE_MIN_C channels.
+ */
+export function fusesReluBackward(rt: Runtime, c: number): boolean {
+  if (!batchNormTuning.fuseReluBackward || rt.device.limits.maxStorageBuffersPerShaderStage < 9) return false;
+  return !rt.info.isSoftware || c >= batchNormTuning.softMinChannels;
+}
+
+/**
+ * The batch norm backward dispatch proper (validated by batchNormBackward); with `reluY`, the
+ * fused relu's output, masking dy as it is read.
+ */
 function recordBackward(
   rt: Runtime,
   dy: Tensor,
@@ -215,6 +251,7 @@ function recordBackward(
   n: number,
   c: number,
   s: number,
+  reluY?: Tensor,
 ): BatchNormGrads {
   const out: BatchNormGrads = {};
   const m = n * s;
@@ -226,10 +263,11 @@ function recordBackward(
   // Without dx the shader never writes it, but binds it: 4 floats fill main4's minimum binding.
   const dx = need.x ? rt.empty(x.shape) : rt.empty([4]);
   const s4 = vec4Rows(s) ? s / 4 : s;
+  const name = `batch_norm_backward${reluY ? '_relu' : ''}${s4 === s ? '' : '_vec4'}`;
   rt.dispatch({
-    kernel: { name: s4 === s ? 'batch_norm_backward' : 'batch_norm_backward_vec4', code: backwardSrc, entryPoint: s4 === s ? 'main' : 'main4', constants: { WG } },
+    kernel: { name, code: reluY ? backwardReluSrc : backwardSrc, entryPoint: s4 === s ? 'main' : 'main4', constants: { WG } },
     params: [n, c, s4, Math.floor(WG / s4), WG % s4, f32(m), weight ? 1 : 0, saved.training ? 1 : 0, need.x ? 1 : 0],
-    bindings: [dy, x, saved.mean, saved.invstd, weight ?? rt.placeholder, dx, dweight, dbias],
+    bindings: [dy, x, saved.mean, saved.invstd, weight ?? rt.placeholder, dx, dweight, dbias, ...(reluY ? [reluY] : [])],
     workgroups: c,
   });
   if (need.x) out.dx = dx;
