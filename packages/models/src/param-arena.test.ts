@@ -50,7 +50,11 @@ describe('ParamArena', () => {
     expect(params[1]!.grad.storage).toBe(params[0]!.grad!.storage);
     const [g0, g1] = await rt.readMany([params[0]!.grad!, params[1]!.grad]);
     expect(g0!.every((v) => v === 2) && g1!.every((v) => v === 3)).toBe(true);
-    expect(() => arena.writeGrad(params[0]!, [1, 2])).toThrow(/write: expected/);
+    expect(() => arena.writeGrad(params[0]!, [1, 2])).toThrow(/param_arena.write_grad: expected \d+ values for '.+' \[.+\], found 2 values/);
+    const stranger = buildModel(rt, 'crnn-lite', { numClasses: 11, height: H, width: W }, 5);
+    const p0 = stranger.parameters()[0]!;
+    expect(() => arena.writeGrad(p0, new Float32Array(p0.value.size))).toThrow(/param_arena.write_grad: expected a parameter of this arena/);
+    stranger.dispose();
     const [name] = model.namedParameters()[2]!;
     model.assign(name, rt.zeros(params[2]!.value.shape));
     expect(arena.holds(model.parameters())).toBe(false);

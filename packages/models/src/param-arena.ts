@@ -10,7 +10,7 @@
  * A weight load (Module.assign) replaces a parameter's tensor with a separate one; `holds`
  * then says false and the owner packs again.
  */
-import type { Runtime, Tensor } from '@crnn/core';
+import { OpInputError, type Runtime, type Tensor } from '@crnn/core';
 import type { Param } from './autograd.js';
 
 export class ParamArena {
@@ -41,8 +41,9 @@ export class ParamArena {
       total += Math.ceil(p.value.size / align) * align;
     }
     const values = rt.empty([Math.max(total, 1)]);
-    // Zeros: the gaps between slots are never written as gradients (only scaled and read by
-    // the optimizer's range, for the gaps of the parameters, which nothing reads).
+    // Zeros, so that the gaps between slots hold finite values: no gradient is written there,
+    // but the clip's scale and the optimizer's range pass over them (into the parameters'
+    // gaps, which nothing reads).
     const grads = rt.zeros([Math.max(total, 1)]);
     const views = params.map((p, i) => {
       const v = values.view(p.value.shape, offsets[i]!);
@@ -61,21 +62,23 @@ export class ParamArena {
     return params.length === this.params.length && params.every((p, i) => p === this.params[i] && p.value === this.views[i]);
   }
 
-  private slot(p: Param): Tensor {
+  private slot(op: string, p: Param): Tensor {
     const i = this.index.get(p);
-    if (i === undefined) throw new Error(`ParamArena: parameter '${p.name}' is not in this arena`);
+    if (i === undefined) throw new OpInputError(op, 'a parameter of this arena', `'${p.name}'`);
     return this.grads.view(p.value.shape, this.offsets[i]!);
   }
 
-  /** Sets p's gradient to host data, written into its slot (the old gradient is disposed). */
+  /**
+   * Sets p's gradient to host data, written into its slot (the old gradient is disposed).
+   * Checks the parameter and the length before anything changes.
+   */
   writeGrad(p: Param, data: ArrayLike<number>): void {
-    const g = this.slot(p);
-    try {
-      this.rt.write(g, data);
-    } catch (e) {
-      g.dispose();
-      throw e;
+    const op = 'param_arena.write_grad';
+    if (data.length !== p.value.size) {
+      throw new OpInputError(op, `${p.value.size} values for '${p.name}' [${p.value.shape.join(', ')}]`, `${data.length} values`);
     }
+    const g = this.slot(op, p);
+    this.rt.write(g, data);
     p.zeroGrad();
     p.grad = g;
   }
@@ -88,7 +91,7 @@ export class ParamArena {
     this.params.forEach((p, i) => {
       const g = p.grad;
       if (!g || (g.storage === this.grads.storage && g.byteOffset === this.grads.byteOffset + this.offsets[i]! * 4)) return;
-      const s = this.slot(p);
+      const s = this.slot('param_arena.adopt_grads', p);
       this.rt.copy(g, s);
       p.zeroGrad();
       p.grad = s;

@@ -144,8 +144,7 @@ const clipScale = (packed: boolean): BenchSpec => ({
   bytes: 5 * N * 4,
   setup(rt) {
     const src = uploadAll(rt, 'grad', packed);
-    const grads = packed ? uploadAll(rt, 'grad', true) : { list: src.list.map((t) => rt.empty(t.shape)), all: [] as Tensor[] };
-    if (!packed) grads.all = grads.list;
+    const grads = uploadAll(rt, 'grad', packed); // overwritten from src before every clip
     const pairs = packed ? [[src.all.at(-1)!, grads.all.at(-1)!]] : src.list.map((t, i) => [t, grads.list[i]!]);
     let norm: Tensor | null = null;
     return {
