@@ -58,3 +58,8 @@ export function pair(v: number | readonly [number, number]): [number, number] {
 export function isTensor(v: Tensor | ArrayLike<number>): v is Tensor {
   return typeof (v as Tensor).assertAlive === 'function';
 }
+
+/** Whether two tensors share bytes of one buffer (views of it that intersect). */
+export function overlaps(a: Tensor, b: Tensor): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}

@@ -91,7 +91,7 @@ export function batchNorm(t: Tape, x: Var, a: BatchNormArgs): Var {
   t.own(saved.invstd);
   return t.op1([x, a.weight, a.bias], y, (g) => {
     const need = { x: x.requiresGrad, weight: !!a.weight?.requiresGrad, bias: !!a.bias?.requiresGrad };
-    // With relu fused, the backward masks g by this op's output y first (relu's backward).
+    // With relu fused, the backward masks g by this op's output y (relu's backward) too.
     const r = K.batchNormBackward(t.rt, g, x.value, saved, a.weight?.value, need, y);
     return [r.dx, r.dweight, r.dbias];
   });

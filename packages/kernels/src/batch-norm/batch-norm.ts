@@ -171,8 +171,9 @@ export function batchNorm(rt: Runtime, x: Tensor, o: BatchNormOptions): BatchNor
  * Gradients of batchNorm for upstream dy (same shape as x), in the mode the forward pass
  * ran in (saved.training): dx, and the per-channel dweight = sum(dy * xhat) and
  * dbias = sum(dy) [C]. `weight` is the forward's weight (absent: 1). Returns only what
- * `need` asks for. When the forward fused relu (saved.relu), `y` is its output and relu's
- * backward runs first (dy masked where y <= 0), as the two ops apart would.
+ * `need` asks for. When the forward fused relu (saved.relu), `y` is its output and dy is
+ * masked where y <= 0 (relu's backward) before the rest, inside this dispatch where the
+ * adapter allows (`fusesReluBackward`), else as a dispatch of its own.
  */
 export function batchNormBackward(
   rt: Runtime,

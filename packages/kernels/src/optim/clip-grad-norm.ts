@@ -1,5 +1,5 @@
 import { f32, OpInputError, type Kernel, type Runtime, type Tensor } from '@crnn/core';
-import { expectDType } from '../validate.js';
+import { expectDType, overlaps } from '../validate.js';
 import clipSrc from './clip-grad-norm.wgsl.js';
 import { packedRuns, runElements, runOffset, runRange, type Run } from './packed-runs.js';
 
@@ -63,8 +63,7 @@ export function clipGradNorm(rt: Runtime, grads: readonly Tensor[], maxNorm: num
     g.assertAlive(`${op} grads[${i}]`);
     expectDType(op, `grads[${i}]`, g, 'f32');
     for (let j = 0; j < i; j++) {
-      const h = grads[j]!;
-      if (g.buffer === h.buffer && g.byteOffset < h.byteOffset + h.byteLength && h.byteOffset < g.byteOffset + g.byteLength) {
+      if (overlaps(g, grads[j]!)) {
         throw new OpInputError(op, 'distinct gradient tensors', `grads[${i}] overlapping grads[${j}]`);
       }
     }

@@ -19,13 +19,13 @@
  * step moves it into the runs' layout (one copy per tensor, once).
  */
 import { f32, OpInputError, type Param, type Runtime, type Tensor } from '@crnn/core';
-import { expectDType } from '../validate.js';
+import { expectDType, overlaps } from '../validate.js';
 import sgdSrc from './sgd.wgsl.js';
 import adamSrc from './adam.wgsl.js';
 import adadeltaSrc from './adadelta.wgsl.js';
 
 import { vec4sPerInvocation } from './clip-grad-norm.js';
-import { packedRuns, runOffset, runRange, type Run } from './packed-runs.js';
+import { packedRuns, runElements, runOffset, runRange, type Run } from './packed-runs.js';
 
 export { clipGradNorm } from './clip-grad-norm.js';
 
@@ -106,10 +106,6 @@ export interface OptimizerStateInput {
 
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
-
-function overlaps(a: Tensor, b: Tensor): boolean {
-  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
-}
 
 function expectNumber(op: string, name: string, v: number, ok: (v: number) => boolean, what: string): void {
   if (typeof v !== 'number' || !ok(v)) throw new OpInputError(op, `${name} ${what}`, String(v));
@@ -198,8 +194,7 @@ export abstract class Optimizer {
           state[r.start]![name] = zero.has(name) ? rt.zeros(p.shape) : rt.empty(p.shape);
           continue;
         }
-        const n = runRange([params], r);
-        const whole = zero.has(name) ? rt.zeros([Math.ceil(n / 4) * 4]) : rt.empty([Math.ceil(n / 4) * 4]);
+        const whole = runStateBuffer(rt, params, r, zero.has(name));
         for (let i = r.start; i < r.end; i++) state[i]![name] = whole.view(params[i]!.shape, runOffset(params, r, i));
         whole.dispose(); // the views keep the buffer
       }
@@ -224,7 +219,7 @@ export abstract class Optimizer {
           laidOut = t.storage === base.storage && t.byteOffset - base.byteOffset === params[i]!.byteOffset - params[r.start]!.byteOffset;
         }
         if (laidOut) continue;
-        const whole = rt.empty([Math.ceil(runRange([params], r) / 4) * 4]);
+        const whole = runStateBuffer(rt, params, r, false);
         for (let i = r.start; i < r.end; i++) {
           const old = state[i]![name]!;
           const v = whole.view(params[i]!.shape, runOffset(params, r, i));
@@ -371,6 +366,15 @@ export abstract class Optimizer {
     this.disposeState();
     this.stepCount = 0;
   }
+}
+
+/**
+ * One state buffer for a run: its range rounded up to whole vec4s, so that runRange finds
+ * room for the vec4 kernel in the state lists as in the parameters'.
+ */
+function runStateBuffer(rt: Runtime, params: readonly Tensor[], r: Run, zero: boolean): Tensor {
+  const shape = [Math.ceil(runElements(params, r) / 4) * 4];
+  return zero ? rt.zeros(shape) : rt.empty(shape);
 }
 
 // ---- SGD -----------------------------------------------------------------------------------
