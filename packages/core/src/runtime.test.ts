@@ -134,6 +134,46 @@ describe('runtime', () => {
     y2.dispose();
   });
 
+  it('scopes only batches that create a bind group, and uploads params only when they change', async () => {
+    const x = rt.upload(Float32Array.from({ length: 64 }, (_, k) => k), [64]);
+    const y = rt.empty([64]);
+    const run = (v: number) => rt.dispatch({ kernel: ADD, params: [x.size, f32(v)], bindings: [x, y], workgroups: 1 });
+    const delta = async (v: number, want: number) => {
+      const s0 = rt.stats();
+      run(v);
+      const got = (await rt.read(y))[10];
+      const s1 = rt.stats();
+      if (got !== want) throw new Error(`add ${v}: index 10 got ${got}, want ${want}`);
+      return { scoped: s1.scopedSubmits - s0.scopedSubmits, uploads: s1.paramUploads - s0.paramUploads, groups: s1.bindGroups - s0.bindGroups };
+    };
+    await rt.sync();
+    // First use of these bindings: a new bind group, checked inside a scope; params uploaded.
+    expect(await delta(1, 11)).toEqual({ scoped: 1, uploads: 1, groups: 1 });
+    // The same work again: no scope, and the params already on the GPU are the same bytes.
+    expect(await delta(1, 11)).toEqual({ scoped: 0, uploads: 0, groups: 0 });
+    // New params in the same slot are uploaded (and read by the cached group), old ones again too.
+    expect(await delta(2, 12)).toEqual({ scoped: 0, uploads: 1, groups: 0 });
+    expect(await delta(1, 11)).toEqual({ scoped: 0, uploads: 1, groups: 0 });
+    // A dispatch that fails validation still names its kernel (its bind group is new)...
+    rt.dispatch({ kernel: ADD, params: [2, f32(1)], bindings: [x], workgroups: 1 });
+    const err = await rt.sync().then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(KernelValidationError);
+    expect(String(err)).toMatch(/add_scalar/);
+    // ...and after an error every bind group is made and checked again (the params differ from
+    // the failed batch's, so they go up too).
+    expect(await delta(1, 11)).toEqual({ scoped: 1, uploads: 1, groups: 1 });
+    // A new bind group for an empty dispatch opens a scope with nothing to submit: sync()
+    // closes it, and the next batches run as before.
+    const x0 = x.view([0], 0);
+    rt.dispatch({ kernel: ADD, params: [0, f32(1)], bindings: [x0, y], workgroups: 0 });
+    await rt.sync();
+    expect(await delta(3, 13)).toEqual({ scoped: 0, uploads: 1, groups: 0 });
+    expect(await delta(3, 13)).toEqual({ scoped: 0, uploads: 0, groups: 0 });
+    x0.dispose();
+    x.dispose();
+    y.dispose();
+  });
+
   it('round-trips i32, u32 and f16 tensors', async () => {
     const i = rt.upload([-3, 0, 7, 2147483647], [4], 'i32');
     expect(Array.from(await rt.read(i))).toEqual([-3, 0, 7, 2147483647]);

@@ -47,6 +47,10 @@ export interface RuntimeStats extends PoolCounters {
   readbacks: number;
   /** createBindGroup calls: dispatches that found no cached bind group for their bindings. */
   bindGroups: number;
+  /** Submits that ran inside a validation error scope: those whose batch created a bind group. */
+  scopedSubmits: number;
+  /** Params uploads (writeBuffer of a uniform chunk); a submit whose params are unchanged skips its upload. */
+  paramUploads: number;
 }
 
 interface CompiledKernel {
@@ -82,6 +86,13 @@ interface UniformChunk {
   buffer: GPUBuffer;
   host: ArrayBuffer;
   used: number;
+  /**
+   * The bytes the GPU buffer holds from its last upload (`shadowUsed` of them). A submit whose
+   * params are the same bytes (the same work again: a training step, a bench's run, a decode
+   * step) skips the writeBuffer.
+   */
+  shadow: Uint32Array;
+  shadowUsed: number;
 }
 
 /**
@@ -100,6 +111,11 @@ export class Runtime implements StorageOwner {
    */
   private readonly sources = new Map<string, CompiledSource>();
   private encoder: GPUCommandEncoder | null = null;
+  /**
+   * Whether the batch being recorded has a validation error scope open. One is opened when the
+   * batch creates a bind group (see dispatch()); batches of known bind groups run without one.
+   */
+  private scoped = false;
   private pass: GPUComputePassEncoder | null = null;
   private pendingKernels: string[] = [];
   private checks: Array<Promise<CrnnError | null>> = [];
@@ -110,7 +126,7 @@ export class Runtime implements StorageOwner {
   private lostInfo: { reason: string; message: string } | null = null;
   /** Increments with every submit; storages remember the epoch that last used them. */
   private epoch = 0;
-  private counts = { dispatches: 0, submits: 0, readbacks: 0, bindGroups: 0 };
+  private counts = { dispatches: 0, submits: 0, readbacks: 0, bindGroups: 0, scopedSubmits: 0, paramUploads: 0 };
   /**
    * Bind groups by pipeline and bindings (buffer ids, offsets, sizes). createBindGroup costs
    * 20-40 us in Dawn (35 us measured on lavapipe, against ~30 us for the rest of recording a
@@ -384,7 +400,6 @@ export class Runtime implements StorageOwner {
   dispatch(a: DispatchArgs): void {
     this.assertUsable();
     const { pipeline, layout, id, nameHash } = this.compiled(a.kernel);
-    this.recording();
     const entries: GPUBindGroupEntry[] = [];
     let key = String(id);
     if (a.params && a.params.length > 0) {
@@ -408,6 +423,14 @@ export class Runtime implements StorageOwner {
     }
     let bindGroup = this.bindGroups.get(key);
     if (!bindGroup) {
+      // A new bind group is where a dispatch can fail validation (a layout mismatch, a buffer
+      // bound writable twice, a range past its buffer): the batch gets an error scope, which
+      // names its kernels when it fails. A cached one was created in a batch that passed, with
+      // the same pipeline and ranges, so its dispatches pass again; the cache is cleared after
+      // any error. Without a scope a batch saves a push and a pop (~10-40 us on lavapipe, where
+      // one small kernel's whole run is ~200 us), and an error it would still raise reaches
+      // onuncapturederror and the next sync().
+      this.openScope();
       bindGroup = this.device.createBindGroup({ label: a.kernel.name, layout, entries });
       this.counts.bindGroups++;
       this.bindGroups.set(key, bindGroup);
@@ -453,6 +476,8 @@ export class Runtime implements StorageOwner {
         buffer: this.device.createBuffer({ size: CHUNK_BYTES, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST, label: 'params' }),
         host: new ArrayBuffer(CHUNK_BYTES),
         used: 0,
+        shadow: new Uint32Array(CHUNK_BYTES / 4),
+        shadowUsed: 0,
       };
       this.chunks[this.chunkIndex] = c;
     }
@@ -472,16 +497,27 @@ export class Runtime implements StorageOwner {
   }
 
   /**
-   * The encoder being recorded. Opening one also opens a validation error scope that stays
-   * until the submit, so that a bad bind group or dispatch anywhere in the batch is caught
-   * and reported with the names of the kernels in it (Dawn's message names the labels).
+   * The encoder being recorded. Encoder commands report their validation errors at finish(),
+   * inside the batch's error scope when it has one (openScope), so that a bad bind group or
+   * dispatch anywhere in the batch is reported with the names of the kernels in it (Dawn's
+   * message names the labels).
    */
   private recording(): GPUCommandEncoder {
-    if (!this.encoder) {
-      this.device.pushErrorScope('validation');
-      this.encoder = this.device.createCommandEncoder();
-    }
+    this.encoder ??= this.device.createCommandEncoder();
     return this.encoder;
+  }
+
+  /** Opens the batch's validation error scope if it has none; flush() closes it after the submit. */
+  private openScope(): void {
+    if (this.scoped) return;
+    this.device.pushErrorScope('validation');
+    this.scoped = true;
+  }
+
+  /** Closes the batch's scope; its error, if any, is thrown by the next checkErrors() naming `kernels`. */
+  private closeScope(kernels: string[]): void {
+    this.checks.push(this.device.popErrorScope().then((err) => (err ? new KernelValidationError(kernels, err.message) : null)));
+    this.scoped = false;
   }
 
   private beginPass(): GPUComputePassEncoder {
@@ -519,14 +555,26 @@ export class Runtime implements StorageOwner {
 
   /** Submits everything recorded so far as one command buffer. Does not wait. */
   flush(): void {
-    if (!this.encoder) return;
+    if (!this.encoder) {
+      // Nothing recorded since the last submit, but dispatches with no workgroups may have
+      // written params (not needed) and opened a scope for their bind group (closed here).
+      for (const c of this.chunks) c.used = 0;
+      this.chunkIndex = 0;
+      if (this.scoped) this.closeScope([]);
+      return;
+    }
     this.assertUsable();
     const enc = this.endPass();
     // Params go up with writeBuffer now; the queue runs it before this submit and after the
     // previous one, so chunks can be reused from submit to submit.
     for (let i = 0; i <= this.chunkIndex; i++) {
       const c = this.chunks[i];
-      if (c && c.used > 0) this.device.queue.writeBuffer(c.buffer, 0, c.host, 0, c.used);
+      if (c && c.used > 0 && !sameParams(c)) {
+        this.device.queue.writeBuffer(c.buffer, 0, c.host, 0, c.used);
+        c.shadow.set(new Uint32Array(c.host, 0, c.used / 4));
+        c.shadowUsed = c.used;
+        this.counts.paramUploads++;
+      }
       if (c) c.used = 0;
     }
     this.chunkIndex = 0;
@@ -535,7 +583,10 @@ export class Runtime implements StorageOwner {
     const profiled = this.profiler ? this.resolveProfile(enc) : null;
     this.device.queue.submit([enc.finish()]);
     if (profiled) this.profiler!.reads.push(profiled());
-    this.checks.push(this.device.popErrorScope().then((err) => (err ? new KernelValidationError(kernels, err.message) : null)));
+    if (this.scoped) {
+      this.closeScope(kernels);
+      this.counts.scopedSubmits++;
+    }
     this.encoder = null;
     this.epoch++;
     this.counts.submits++;
@@ -725,9 +776,13 @@ export class Runtime implements StorageOwner {
     const first = errs.find((e) => e !== null) ?? this.uncaptured;
     this.uncaptured = null;
     if (first) {
-      // The encoder may hold dispatches of the failed kernel: drop it, closing its scope.
+      // Bind groups are trusted without a scope once their batch passed: after an error, every
+      // one is made (and checked) again.
+      this.bindGroups.clear();
+      // The encoder may hold dispatches of the failed kernel: drop it, and close its scope.
+      if (this.scoped) void this.device.popErrorScope().catch(() => undefined);
+      this.scoped = false;
       if (this.encoder) {
-        void this.device.popErrorScope().catch(() => undefined);
         this.pass = null;
         this.encoder = null;
         this.pendingKernels = [];
@@ -748,6 +803,15 @@ export class Runtime implements StorageOwner {
     this.lostInfo ??= { reason: 'destroyed', message: 'Runtime.destroy() was called' };
     this.device.destroy();
   }
+}
+
+/** Whether a chunk's params are the bytes its GPU buffer already holds from the last upload. */
+function sameParams(c: UniformChunk): boolean {
+  if (c.used > c.shadowUsed) return false;
+  const now = new Uint32Array(c.host, 0, c.used / 4);
+  const was = c.shadow;
+  for (let i = 0; i < now.length; i++) if (now[i] !== was[i]) return false;
+  return true;
 }
 
 function SharedArrayBufferCtor(): new (n: number) => ArrayBufferLike {
