@@ -514,6 +514,12 @@ export class Runtime implements StorageOwner {
     this.scoped = true;
   }
 
+  /** Empties the params chunks: after their upload, or when nothing will read them. */
+  private dropParams(): void {
+    for (const c of this.chunks) c.used = 0;
+    this.chunkIndex = 0;
+  }
+
   /** Closes the batch's scope; its error, if any, is thrown by the next checkErrors() naming `kernels`. */
   private closeScope(kernels: string[]): void {
     this.checks.push(this.device.popErrorScope().then((err) => (err ? new KernelValidationError(kernels, err.message) : null)));
@@ -558,8 +564,7 @@ export class Runtime implements StorageOwner {
     if (!this.encoder) {
       // Nothing recorded since the last submit, but dispatches with no workgroups may have
       // written params (not needed) and opened a scope for their bind group (closed here).
-      for (const c of this.chunks) c.used = 0;
-      this.chunkIndex = 0;
+      this.dropParams();
       if (this.scoped) this.closeScope([]);
       return;
     }
@@ -575,9 +580,8 @@ export class Runtime implements StorageOwner {
         c.shadowUsed = c.used;
         this.counts.paramUploads++;
       }
-      if (c) c.used = 0;
     }
-    this.chunkIndex = 0;
+    this.dropParams();
     const kernels = this.pendingKernels;
     this.pendingKernels = [];
     const profiled = this.profiler ? this.resolveProfile(enc) : null;
@@ -786,8 +790,7 @@ export class Runtime implements StorageOwner {
         this.pass = null;
         this.encoder = null;
         this.pendingKernels = [];
-        for (const c of this.chunks) c.used = 0;
-        this.chunkIndex = 0;
+        this.dropParams();
       }
       throw first;
     }

@@ -11,6 +11,7 @@
  * then says false and the owner packs again.
  */
 import { OpInputError, type Runtime, type Tensor } from '@crnn/core';
+import { packedOffsets } from '@crnn/kernels';
 import type { Param } from './autograd.js';
 
 export class ParamArena {
@@ -33,13 +34,10 @@ export class ParamArena {
    * with the recorded work: each tensor copied into its view, the old one disposed.
    */
   static pack(rt: Runtime, params: readonly Param[]): ParamArena {
-    const align = rt.device.limits.minStorageBufferOffsetAlignment / 4;
-    const offsets: number[] = [];
-    let total = 0;
-    for (const p of params) {
-      offsets.push(total);
-      total += Math.ceil(p.value.size / align) * align;
-    }
+    const { offsets, total } = packedOffsets(
+      params.map((p) => p.value.size),
+      rt.device.limits.minStorageBufferOffsetAlignment,
+    );
     const values = rt.empty([Math.max(total, 1)]);
     // Zeros, so that the gaps between slots hold finite values: no gradient is written there,
     // but the clip's scale and the optimizer's range pass over them (into the parameters'

@@ -1,4 +1,4 @@
-// Shared by batch-norm-train.wgsl and batch-norm-backward.wgsl (textual include): the strided
+// Shared by batch-norm-train.wgsl and batch-norm-backward.inc.wgsl (textual include): the strided
 // cursor over one channel of x viewed as [N, C, S], the workgroup sum, and the horizontal sum
 // of main4's per-component partials. They read the includer's `params` (n, c, s, step_n,
 // step_s, in vec4s for main4) and its override WG (a multiple of 16).

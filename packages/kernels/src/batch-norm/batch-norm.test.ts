@@ -173,10 +173,10 @@ describe('batch_norm', () => {
     const nine = rt.device.limits.maxStorageBuffersPerShaderStage >= 9;
     expect(fusesReluBackward(rt, 64)).toBe(nine);
     expect(fusesReluBackward(rt, 32)).toBe(nine && !rt.info.isSoftware);
+    const tuning = { ...batchNormTuning };
     batchNormTuning.softMinChannels = 0;
     onTestFinished(() => {
-      batchNormTuning.softMinChannels = 64;
-      batchNormTuning.fuseReluBackward = true;
+      Object.assign(batchNormTuning, tuning);
     });
     const rng = new Rng(37);
     // vec4 rows (S = 12) and float rows (S = 5), training and eval; a NaN in channel 0.

@@ -198,8 +198,7 @@ export function batchNormBackward(
     expectSameShape(op, ['x', x], ['y', y]);
     expectDType(op, 'y', y, 'f32');
   }
-  const out: BatchNormGrads = {};
-  if (!need.x && !need.weight && !need.bias) return out;
+  if (!need.x && !need.weight && !need.bias) return {};
   // The fused relu's backward inside the batch norm's (a ninth storage binding for y), or
   // first, in a dispatch of its own whose output is dy for the rest (dropped after recording).
   if (saved.relu && fusesReluBackward(rt, c)) return recordBackward(rt, dy, x, saved, weight, need, n, c, s, y);

@@ -181,7 +181,7 @@ function run(
   const serial = ctcTuning.serialRows ?? rt.info.isSoftware;
   // Per (t, n) row: a workgroup, or one invocation (`serial`) with the same bits.
   const rowKernel = (name: string, code: string): { kernel: Kernel; workgroups: [number, number] } =>
-    serial ? { kernel: { name: `${name}_serial`, code, entryPoint: 'serial' }, workgroups: rt.grid(T * N, 64) } : { kernel: { name, code }, workgroups: rt.grid(T * N, 1) };
+    serial ? { kernel: { name: `${name}_serial`, code, entryPoint: 'serial' }, workgroups: rt.grid(T * N, WG) } : { kernel: { name, code }, workgroups: rt.grid(T * N, 1) };
   rt.dispatch({ ...rowKernel('ctc_log_softmax', logSoftmaxSrc), params: [T * N, C], bindings: [logits, logp] });
   const alpha = rt.empty([N, T, L]);
   const beta = needGrad ? rt.empty([N, T, L]) : rt.placeholder;

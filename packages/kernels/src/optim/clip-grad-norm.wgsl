@@ -31,7 +31,7 @@ override PER: u32 = 4; // scale4: vec4s per invocation
 struct Params {
   // partial, scale: end element; partial4, scale4: vec4s; finish: number of slots.
   n: u32,
-  // partial, partial4: first slot of this tensor.
+  // partial, partial4: first slot of this tensor; partial_table: first slot of this dispatch.
   slot: u32,
   max_norm: f32,
   // partial, scale: first element; partial_table: first table entry.

@@ -9,6 +9,7 @@ import { Rng, type Runtime, type Tensor } from '@crnn/core';
 import type { BenchSpec, Tf } from '../bench/types.js';
 import { clipGradNorm } from './clip-grad-norm.js';
 import { Adadelta, Adam, type Optimizer } from './optim.js';
+import { packedOffsets } from './packed-runs.js';
 
 /** The seed's CRNN parameters, in torch's `model.parameters()` order. */
 export const CRNN_PARAM_SHAPES: readonly (readonly number[])[] = (() => {
@@ -48,13 +49,10 @@ function uploadAll(rt: Runtime, kind: 'param' | 'grad', packed = false): { list:
     const list = v.map((a, i) => rt.upload(a, CRNN_PARAM_SHAPES[i]!));
     return { list, all: list };
   }
-  const align = rt.device.limits.minStorageBufferOffsetAlignment / 4;
-  const offsets: number[] = [];
-  let total = 0;
-  for (const a of v) {
-    offsets.push(total);
-    total += Math.ceil(a.length / align) * align;
-  }
+  const { offsets, total } = packedOffsets(
+    v.map((a) => a.length),
+    rt.device.limits.minStorageBufferOffsetAlignment,
+  );
   const whole = rt.zeros([total]);
   const list = v.map((a, i) => whole.view(CRNN_PARAM_SHAPES[i]!, offsets[i]!));
   list.forEach((t, i) => rt.write(t, v[i]!));

@@ -25,9 +25,10 @@ import adamSrc from './adam.wgsl.js';
 import adadeltaSrc from './adadelta.wgsl.js';
 
 import { vec4sPerInvocation } from './clip-grad-norm.js';
-import { packedRuns, runElements, runOffset, runRange, type Run } from './packed-runs.js';
+import { packedRuns, runElements4, runOffset, runRange, type Run } from './packed-runs.js';
 
 export { clipGradNorm } from './clip-grad-norm.js';
+export { packedOffsets } from './packed-runs.js';
 
 const WG = 256;
 
@@ -145,7 +146,7 @@ export abstract class Optimizer {
   protected abstract hyper(): Record<string, number | boolean>;
   protected abstract setHyper(h: Record<string, number | boolean>): void;
   protected abstract validateHyper(op: string): void;
-  protected abstract dispatchOne(rt: Runtime, i: number, p: Tensor, g: Tensor, s: Record<string, Tensor>, first: boolean): void;
+  protected abstract dispatchOne(rt: Runtime, p: Tensor, g: Tensor, s: Record<string, Tensor>, first: boolean): void;
 
   /**
    * Records one update of every parameter from its gradient (no readback, no submit).
@@ -164,18 +165,20 @@ export abstract class Optimizer {
     else this.layOutState(rt, params, runs);
     const state = this.state!;
     this.stepCount++;
+    const names = this.stateNames();
+    const stateLists = names.map((name) => state.map((t) => t[name]!));
     for (const r of runs) {
       if (r.end - r.start === 1) {
-        this.dispatchOne(rt, r.start, params[r.start]!, grads[r.start]!, state[r.start]!, first);
+        this.dispatchOne(rt, params[r.start]!, grads[r.start]!, state[r.start]!, first);
         continue;
       }
       // The run as one range in every list: spans from its first tensor over the rest.
-      const n = runRange([params, grads, ...this.stateNames().map((name) => state.map((t) => t[name]!))], r);
+      const n = runRange([params, grads, ...stateLists], r);
       const s: Record<string, Tensor> = {};
-      for (const name of this.stateNames()) s[name] = state[r.start]![name]!.span(n);
+      for (const name of names) s[name] = state[r.start]![name]!.span(n);
       const p = params[r.start]!.span(n);
       const g = grads[r.start]!.span(n);
-      this.dispatchOne(rt, r.start, p, g, s, first);
+      this.dispatchOne(rt, p, g, s, first);
       for (const t of [p, g, ...Object.values(s)]) t.dispose();
     }
   }
@@ -373,7 +376,7 @@ export abstract class Optimizer {
  * room for the vec4 kernel in the state lists as in the parameters'.
  */
 function runStateBuffer(rt: Runtime, params: readonly Tensor[], r: Run, zero: boolean): Tensor {
-  const shape = [Math.ceil(runElements(params, r) / 4) * 4];
+  const shape = [runElements4(params, r)];
   return zero ? rt.zeros(shape) : rt.empty(shape);
 }
 
@@ -440,7 +443,7 @@ export class Sgd extends Optimizer {
     }
   }
 
-  protected dispatchOne(rt: Runtime, _i: number, p: Tensor, g: Tensor, s: Record<string, Tensor>, first: boolean): void {
+  protected dispatchOne(rt: Runtime, p: Tensor, g: Tensor, s: Record<string, Tensor>, first: boolean): void {
     const hasMomentum = this.momentum !== 0;
     dispatchStep(
       rt,
@@ -516,7 +519,7 @@ export class Adam extends Optimizer {
     }
   }
 
-  protected dispatchOne(rt: Runtime, _i: number, p: Tensor, g: Tensor, s: Record<string, Tensor>): void {
+  protected dispatchOne(rt: Runtime, p: Tensor, g: Tensor, s: Record<string, Tensor>): void {
     // torch: bias_correction1 = 1 - beta1 ** step, step_size = lr / bias_correction1,
     // bias_correction2_sqrt = sqrt(1 - beta2 ** step), all Python floats (float64).
     const t = this.stepCount;
@@ -594,7 +597,7 @@ export class Adadelta extends Optimizer {
     expectNumber(op, 'weight_decay', this.weightDecay, finiteNonNeg, 'finite and >= 0');
   }
 
-  protected dispatchOne(rt: Runtime, _i: number, p: Tensor, g: Tensor, s: Record<string, Tensor>): void {
+  protected dispatchOne(rt: Runtime, p: Tensor, g: Tensor, s: Record<string, Tensor>): void {
     dispatchStep(
       rt,
       { name: 'adadelta_step', code: adadeltaSrc, constants: {} },

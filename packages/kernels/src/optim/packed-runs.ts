@@ -52,11 +52,32 @@ export function packedRuns(lists: ReadonlyArray<readonly Tensor[]>, gap: number)
   return runs;
 }
 
+/**
+ * The layout packedRuns looks for: element offsets for tensors of `sizes` elements laid out
+ * in order, each at the next multiple of the storage offset alignment (`alignBytes`), so
+ * every gap is under one alignment step; `total` is the elements the buffer needs.
+ */
+export function packedOffsets(sizes: readonly number[], alignBytes: number): { offsets: number[]; total: number } {
+  const align = alignBytes / 4;
+  const offsets: number[] = [];
+  let total = 0;
+  for (const n of sizes) {
+    offsets.push(total);
+    total += Math.ceil(n / align) * align;
+  }
+  return { offsets, total };
+}
+
 /** Elements from the first entry of a run to the end of its last (gaps included). */
 export function runElements(list: readonly Tensor[], r: Run): number {
   const first = list[r.start]!;
   const last = list[r.end - 1]!;
   return (last.byteOffset + last.byteLength - first.byteOffset) / 4;
+}
+
+/** runElements rounded up to whole vec4s. */
+export function runElements4(list: readonly Tensor[], r: Run): number {
+  return Math.ceil(runElements(list, r) / 4) * 4;
 }
 
 /**
@@ -67,9 +88,8 @@ export function runElements(list: readonly Tensor[], r: Run): number {
  * alignment, which a round-up to 16 bytes does not pass.
  */
 export function runRange(lists: ReadonlyArray<readonly Tensor[]>, r: Run): number {
-  const n = runElements(lists[0]!, r);
-  const n4 = Math.ceil(n / 4) * 4;
-  return lists.every((l) => l[r.start]!.byteOffset + 4 * n4 <= l[r.start]!.storage.byteLength) ? n4 : n;
+  const n4 = runElements4(lists[0]!, r);
+  return lists.every((l) => l[r.start]!.byteOffset + 4 * n4 <= l[r.start]!.storage.byteLength) ? n4 : runElements(lists[0]!, r);
 }
 
 /** Element offset of entry i from the first entry of its run. */

@@ -76,8 +76,7 @@ export class TrainingSession {
    * so that the clip and the optimizer step record a few dispatches for all of them. Packs
    * on first use and again after a weight load replaced parameter tensors (a resume).
    */
-  packed(): ParamArena {
-    const params = this.trainable();
+  packed(params: readonly Param[] = this.trainable()): ParamArena {
     if (!this.arena?.holds(params)) {
       this.arena?.dispose();
       this.arena = ParamArena.pack(this.rt, params);
@@ -96,8 +95,8 @@ export class TrainingSession {
     try {
       const { loss } = modelLoss(tape, model, tape.constant(rt.upload(batch.images, batch.shape)), batch);
       tape.backward(loss);
-      this.packed().adoptGrads();
       const params = this.trainable();
+      this.packed(params).adoptGrads();
       const grads = params.map((p) => p.grad);
       const present = grads.filter((g): g is Tensor => g !== null);
       const norm = clipGradNorm(rt, present, this.clip ?? Infinity);

@@ -172,7 +172,7 @@ async function microStep(
   if (red.finite) {
     // Into the gradient slots of the packed parameters: the clip and the optimizer then
     // record a few dispatches for all of them (ParamArena).
-    const arena = session.packed();
+    const arena = session.packed(params);
     params.forEach((p, i) => {
       const g = red.grads[i];
       if (g) arena.writeGrad(p, g);
